@@ -1,0 +1,430 @@
+//! The redb-backed store: a catalogue of collections, and per collection a record table in
+//! insertion order plus an `_id` index.
+//!
+//! Layout (format 1):
+//! - `yundb_meta` (`&str → u64`): `format`, and `seq`, the commit sequence number.
+//! - `yundb_catalog` (`&str → &[u8]`): collection name → its options, as JSON.
+//! - `r/<name>` (`u64 → &[u8]`): record number → the record as JSON. Record numbers grow with
+//!   every insert, so a scan of this table is insertion order ("natural order").
+//! - `i/<name>` (`&[u8] → u64`): encoded `_id` ([`IdKey`]) → record number.
+
+use std::path::Path;
+
+use redb::{
+    Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table,
+    TableDefinition, WriteTransaction,
+};
+use serde_json::Value;
+
+use crate::codec;
+use crate::error::{Result, StorageError};
+use crate::id::IdKey;
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("yundb_meta");
+const CATALOG: TableDefinition<&str, &[u8]> = TableDefinition::new("yundb_catalog");
+const FORMAT: u64 = 1;
+
+/// The longest collection name accepted.
+pub const MAX_COLLECTION_NAME: usize = 64;
+
+/// Checks a collection name: 1 to 64 characters from `A-Z a-z 0-9 _ -`, not starting with `-`.
+///
+/// This accepts every name CloudBase's own (unenforced) rule `^[a-zA-Z0-9][a-zA-Z0-9-_]{1,32}$`
+/// accepts, plus one-character names, longer names and a leading `_`.
+pub fn validate_collection_name(name: &str) -> Result<()> {
+    let fail = |reason| {
+        Err(StorageError::InvalidCollectionName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return fail("it is empty");
+    }
+    if name.len() > MAX_COLLECTION_NAME {
+        return fail("it is longer than 64 characters");
+    }
+    if name.starts_with('-') {
+        return fail("it starts with `-`");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return fail("only A-Z, a-z, 0-9, `_` and `-` are allowed");
+    }
+    Ok(())
+}
+
+fn records_table(name: &str) -> String {
+    format!("r/{name}")
+}
+
+fn ids_table(name: &str) -> String {
+    format!("i/{name}")
+}
+
+/// A database file (or memory region) holding collections of JSON records.
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating the file if it is missing.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::init(Database::create(path)?)
+    }
+
+    /// Creates a database held in memory, on redb's in-memory backend (same code path as a file).
+    pub fn memory() -> Result<Store> {
+        Store::init(
+            Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?,
+        )
+    }
+
+    fn init(db: Database) -> Result<Store> {
+        let txn = db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get("format")?.map(|g| g.value());
+            match found {
+                None => {
+                    meta.insert("format", FORMAT)?;
+                    meta.insert("seq", 0)?;
+                }
+                Some(FORMAT) => {}
+                Some(found) => {
+                    return Err(StorageError::UnsupportedFormat {
+                        found,
+                        expected: FORMAT,
+                    })
+                }
+            }
+            txn.open_table(CATALOG)?;
+        }
+        txn.commit()?;
+        Ok(Store { db })
+    }
+
+    /// Starts a write transaction. Only one runs at a time: this waits for the current one.
+    pub fn begin_write(&self) -> Result<WriteTxn> {
+        Ok(WriteTxn {
+            txn: self.db.begin_write()?,
+        })
+    }
+
+    /// Starts a read transaction: a consistent snapshot of the last commit.
+    pub fn begin_read(&self) -> Result<ReadTxn> {
+        Ok(ReadTxn {
+            txn: self.db.begin_read()?,
+        })
+    }
+}
+
+/// A read-only snapshot.
+pub struct ReadTxn {
+    txn: ReadTransaction,
+}
+
+impl ReadTxn {
+    /// The sequence number of the commit this snapshot shows.
+    pub fn seq(&self) -> Result<u64> {
+        let meta = self.txn.open_table(META)?;
+        let seq = meta.get("seq")?.map_or(0, |g| g.value());
+        Ok(seq)
+    }
+
+    /// The options stored with a collection, or `None` if it does not exist.
+    pub fn collection_options(&self, name: &str) -> Result<Option<Value>> {
+        let catalog = self.txn.open_table(CATALOG)?;
+        read_options(&catalog, name)
+    }
+
+    /// The names of all collections, sorted.
+    pub fn list_collections(&self) -> Result<Vec<String>> {
+        let catalog = self.txn.open_table(CATALOG)?;
+        list(&catalog)
+    }
+
+    /// Opens a collection for reading.
+    ///
+    /// # Errors
+    /// [`StorageError::CollectionNotFound`] if it does not exist.
+    pub fn collection(&self, name: &str) -> Result<CollectionReader> {
+        if self.collection_options(name)?.is_none() {
+            return Err(StorageError::CollectionNotFound {
+                name: name.to_owned(),
+            });
+        }
+        Ok(CollectionReader {
+            name: name.to_owned(),
+            records: self
+                .txn
+                .open_table(TableDefinition::new(&records_table(name)))?,
+            ids: self
+                .txn
+                .open_table(TableDefinition::new(&ids_table(name)))?,
+        })
+    }
+}
+
+fn read_options(
+    catalog: &impl ReadableTable<&'static str, &'static [u8]>,
+    name: &str,
+) -> Result<Option<Value>> {
+    match catalog.get(name)? {
+        None => Ok(None),
+        Some(bytes) => {
+            codec::decode(bytes.value())
+                .map(Some)
+                .map_err(|detail| StorageError::Corrupted {
+                    collection: name.to_owned(),
+                    detail,
+                })
+        }
+    }
+}
+
+fn list(catalog: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in catalog.iter()? {
+        names.push(entry?.0.value().to_owned());
+    }
+    Ok(names)
+}
+
+/// A write transaction. Nothing it does is visible until [`commit`](WriteTxn::commit); dropping
+/// it without committing discards everything.
+pub struct WriteTxn {
+    txn: WriteTransaction,
+}
+
+impl WriteTxn {
+    /// Creates a collection with the given options.
+    ///
+    /// # Errors
+    /// [`StorageError::InvalidCollectionName`], [`StorageError::CollectionExists`].
+    pub fn create_collection(&self, name: &str, options: &Value) -> Result<()> {
+        validate_collection_name(name)?;
+        let mut catalog = self.txn.open_table(CATALOG)?;
+        if catalog.get(name)?.is_some() {
+            return Err(StorageError::CollectionExists {
+                name: name.to_owned(),
+            });
+        }
+        catalog.insert(name, codec::encode(options).as_slice())?;
+        drop(catalog);
+        self.txn
+            .open_table(TableDefinition::<u64, &[u8]>::new(&records_table(name)))?;
+        self.txn
+            .open_table(TableDefinition::<&[u8], u64>::new(&ids_table(name)))?;
+        Ok(())
+    }
+
+    /// Replaces a collection's options.
+    pub fn set_collection_options(&self, name: &str, options: &Value) -> Result<()> {
+        let mut catalog = self.txn.open_table(CATALOG)?;
+        if catalog.get(name)?.is_none() {
+            return Err(StorageError::CollectionNotFound {
+                name: name.to_owned(),
+            });
+        }
+        catalog.insert(name, codec::encode(options).as_slice())?;
+        Ok(())
+    }
+
+    /// Drops a collection and all its records. Returns whether it existed.
+    pub fn drop_collection(&self, name: &str) -> Result<bool> {
+        let mut catalog = self.txn.open_table(CATALOG)?;
+        if catalog.remove(name)?.is_none() {
+            return Ok(false);
+        }
+        drop(catalog);
+        self.txn
+            .delete_table(TableDefinition::<u64, &[u8]>::new(&records_table(name)))?;
+        self.txn
+            .delete_table(TableDefinition::<&[u8], u64>::new(&ids_table(name)))?;
+        Ok(true)
+    }
+
+    /// The options stored with a collection, or `None` if it does not exist.
+    pub fn collection_options(&self, name: &str) -> Result<Option<Value>> {
+        let catalog = self.txn.open_table(CATALOG)?;
+        read_options(&catalog, name)
+    }
+
+    /// The names of all collections, sorted.
+    pub fn list_collections(&self) -> Result<Vec<String>> {
+        let catalog = self.txn.open_table(CATALOG)?;
+        list(&catalog)
+    }
+
+    /// Opens a collection for reading and writing. Only one writer per collection may be open at
+    /// a time within a transaction.
+    ///
+    /// # Errors
+    /// [`StorageError::CollectionNotFound`] if it does not exist.
+    pub fn collection(&self, name: &str) -> Result<CollectionWriter<'_>> {
+        if self.collection_options(name)?.is_none() {
+            return Err(StorageError::CollectionNotFound {
+                name: name.to_owned(),
+            });
+        }
+        let records = self
+            .txn
+            .open_table(TableDefinition::new(&records_table(name)))?;
+        let next = records.last()?.map_or(0, |(k, _)| k.value() + 1);
+        Ok(CollectionWriter {
+            name: name.to_owned(),
+            records,
+            ids: self
+                .txn
+                .open_table(TableDefinition::new(&ids_table(name)))?,
+            next,
+        })
+    }
+
+    /// Commits durably (redb's immediate durability: on disk when this returns) and returns the
+    /// new commit sequence number, which is one more than the last.
+    pub fn commit(self) -> Result<u64> {
+        let seq = {
+            let mut meta = self.txn.open_table(META)?;
+            let seq = meta.get("seq")?.map_or(0, |g| g.value()) + 1;
+            meta.insert("seq", seq)?;
+            seq
+        };
+        self.txn.commit()?;
+        Ok(seq)
+    }
+}
+
+/// Read access to one collection's records.
+pub trait RecordRead {
+    /// The record with this `_id`.
+    fn get(&self, id: &IdKey) -> Result<Option<Value>>;
+    /// Calls `f` with every record in insertion order until it returns `false`.
+    fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()>;
+    /// The number of records.
+    fn len(&self) -> Result<u64>;
+    /// Whether the collection holds no records.
+    fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+}
+
+fn get_record(
+    name: &str,
+    records: &impl ReadableTable<u64, &'static [u8]>,
+    ids: &impl ReadableTable<&'static [u8], u64>,
+    id: &IdKey,
+) -> Result<Option<Value>> {
+    let Some(number) = ids.get(id.as_bytes())?.map(|g| g.value()) else {
+        return Ok(None);
+    };
+    match records.get(number)? {
+        Some(bytes) => decode_record(name, bytes.value()).map(Some),
+        None => Err(StorageError::Corrupted {
+            collection: name.to_owned(),
+            detail: format!("the _id index points at missing record {number}"),
+        }),
+    }
+}
+
+fn scan_records(
+    name: &str,
+    records: &impl ReadableTable<u64, &'static [u8]>,
+    f: &mut dyn FnMut(Value) -> bool,
+) -> Result<()> {
+    for entry in records.iter()? {
+        let (_, bytes) = entry?;
+        if !f(decode_record(name, bytes.value())?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn decode_record(name: &str, bytes: &[u8]) -> Result<Value> {
+    codec::decode(bytes).map_err(|detail| StorageError::Corrupted {
+        collection: name.to_owned(),
+        detail,
+    })
+}
+
+/// One collection in a read snapshot.
+pub struct CollectionReader {
+    name: String,
+    records: ReadOnlyTable<u64, &'static [u8]>,
+    ids: ReadOnlyTable<&'static [u8], u64>,
+}
+
+impl RecordRead for CollectionReader {
+    fn get(&self, id: &IdKey) -> Result<Option<Value>> {
+        get_record(&self.name, &self.records, &self.ids, id)
+    }
+    fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
+        scan_records(&self.name, &self.records, f)
+    }
+    fn len(&self) -> Result<u64> {
+        Ok(redb::ReadableTableMetadata::len(&self.records)?)
+    }
+}
+
+/// One collection inside a write transaction.
+pub struct CollectionWriter<'t> {
+    name: String,
+    records: Table<'t, u64, &'static [u8]>,
+    ids: Table<'t, &'static [u8], u64>,
+    next: u64,
+}
+
+impl RecordRead for CollectionWriter<'_> {
+    fn get(&self, id: &IdKey) -> Result<Option<Value>> {
+        get_record(&self.name, &self.records, &self.ids, id)
+    }
+    fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
+        scan_records(&self.name, &self.records, f)
+    }
+    fn len(&self) -> Result<u64> {
+        Ok(redb::ReadableTableMetadata::len(&self.records)?)
+    }
+}
+
+impl CollectionWriter<'_> {
+    /// Inserts a new record.
+    ///
+    /// # Errors
+    /// [`StorageError::DuplicateId`] if a record with this `_id` exists.
+    pub fn insert(&mut self, id: &IdKey, id_value: &Value, encoded: &[u8]) -> Result<()> {
+        if self.ids.get(id.as_bytes())?.is_some() {
+            return Err(StorageError::DuplicateId {
+                collection: self.name.clone(),
+                id: id_value.to_string(),
+            });
+        }
+        let number = self.next;
+        self.next += 1;
+        self.records.insert(number, encoded)?;
+        self.ids.insert(id.as_bytes(), number)?;
+        Ok(())
+    }
+
+    /// Replaces an existing record in place (it keeps its position in natural order). Returns
+    /// `false` if there is no record with this `_id`.
+    pub fn replace(&mut self, id: &IdKey, encoded: &[u8]) -> Result<bool> {
+        let Some(number) = self.ids.get(id.as_bytes())?.map(|g| g.value()) else {
+            return Ok(false);
+        };
+        self.records.insert(number, encoded)?;
+        Ok(true)
+    }
+
+    /// Removes a record. Returns whether it existed.
+    pub fn remove(&mut self, id: &IdKey) -> Result<bool> {
+        let Some(number) = self.ids.remove(id.as_bytes())?.map(|g| g.value()) else {
+            return Ok(false);
+        };
+        self.records.remove(number)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,337 @@
+use std::borrow::Borrow;
+use std::marker::PhantomData;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use yundb_query::{check_replacement, type_name, value, Update, UpdateError};
+use yundb_storage::{generate_id, CollectionWriter, IdKey, RecordRead, StorageError, WriteTxn};
+
+use crate::db::{Caller, Db};
+use crate::error::{Error, Result};
+
+/// The result of `doc(id).update(..)` and `doc(id).set(..)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UpdateResult {
+    /// Documents the query matched.
+    pub matched: u64,
+    /// Documents whose content changed (CloudBase's `updated`).
+    pub updated: u64,
+    /// Documents created (`set` on a missing id; CloudBase's `created`).
+    pub created: u64,
+}
+
+/// The result of a remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RemoveResult {
+    /// Documents removed (CloudBase's `removed` / `deleted`).
+    pub removed: u64,
+}
+
+/// A named collection, seen through one [`Db`] handle (and so one [`Caller`]).
+///
+/// `T` is the document type: `serde_json::Value` from [`Db::collection`], or any serde type from
+/// [`Db::typed_collection`].
+pub struct Collection<T = Value> {
+    db: Db,
+    name: String,
+    _doc: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Collection<T> {
+    fn clone(&self) -> Self {
+        Collection {
+            db: self.db.clone(),
+            name: self.name.clone(),
+            _doc: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Collection<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection")
+            .field("name", &self.name)
+            .field("caller", &self.db.caller)
+            .finish()
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl<T: Serialize + DeserializeOwned> Collection<T> {
+    pub(crate) fn new(db: Db, name: &str) -> Self {
+        Collection {
+            db,
+            name: name.to_owned(),
+            _doc: PhantomData,
+        }
+    }
+
+    /// The collection's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds a document and returns its `_id`: the one it carries (a string or a number), or a
+    /// new 32-hex id. A user caller's document is stamped with `_openid`.
+    ///
+    /// # Errors
+    /// `DATABASE_DUPLICATE_WRITE` if the `_id` exists, `DATABASE_COLLECTION_NOT_EXIST`,
+    /// `DATABASE_PERMISSION_DENIED` if a user supplies someone else's `_openid`, `INVALID_PARAM`
+    /// for documents that break the value rules.
+    pub fn add(&self, doc: impl Borrow<T>) -> Result<Value> {
+        let mut ids = self.add_many([doc])?;
+        ids.pop().ok_or_else(|| Error::InvalidParam {
+            reason: "nothing was added".into(),
+        })
+    }
+
+    /// Adds several documents in one transaction: all of them, or (on any error) none.
+    /// Returns their `_id`s in order.
+    pub fn add_many<I>(&self, docs: I) -> Result<Vec<Value>>
+    where
+        I: IntoIterator,
+        I::Item: Borrow<T>,
+    {
+        let now = now_ms();
+        let mut prepared = Vec::new();
+        for doc in docs {
+            prepared.push(self.prepare_new(serde_json::to_value(doc.borrow())?, None, now)?);
+        }
+        if prepared.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|coll| {
+            for p in &prepared {
+                coll.insert(&p.key, &p.id, &p.bytes)?;
+            }
+            Ok(true)
+        })?;
+        Ok(prepared.into_iter().map(|p| p.id).collect())
+    }
+
+    /// The number of documents.
+    pub fn count(&self) -> Result<u64> {
+        let read = self.db.inner.store.begin_read()?;
+        Ok(read.collection(&self.name)?.len()?)
+    }
+
+    /// The document with this `_id` (a string or a number).
+    pub fn doc(&self, id: impl Into<Value>) -> DocRef<T> {
+        DocRef {
+            coll: self.clone(),
+            id: id.into(),
+        }
+    }
+
+    /// Runs `f` on the collection in one write transaction and commits if it reports a change.
+    fn write(&self, f: impl FnOnce(&mut CollectionWriter<'_>) -> Result<bool>) -> Result<()> {
+        let txn = self.db.inner.store.begin_write()?;
+        let changed = {
+            let mut coll = self.open_for_write(&txn)?;
+            f(&mut coll)?
+        };
+        if changed {
+            txn.commit()?;
+        }
+        Ok(())
+    }
+
+    fn open_for_write<'t>(&self, txn: &'t WriteTxn) -> Result<CollectionWriter<'t>> {
+        match txn.collection(&self.name) {
+            Err(StorageError::CollectionNotFound { .. }) if self.db.inner.options.auto_create => {
+                txn.create_collection(&self.name, &Value::Object(Map::new()))?;
+                Ok(txn.collection(&self.name)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Normalises and checks a new document, assigns its `_id` and stamps `_openid`.
+    fn prepare_new(&self, doc: Value, id: Option<&Value>, now: i64) -> Result<Prepared> {
+        let mut doc = doc;
+        value::normalize(&mut doc, now)?;
+        let Value::Object(mut map) = doc else {
+            return Err(Error::InvalidParam {
+                reason: format!("a document must be an object, got {}", type_name(&doc)),
+            });
+        };
+        let id = match (id, map.shift_remove("_id")) {
+            (Some(id), Some(given)) if IdKey::new(&given)? != IdKey::new(id)? => {
+                return Err(UpdateError::IdChange { path: "_id".into() }.into())
+            }
+            (Some(id), _) => id.clone(),
+            (None, Some(given)) => given,
+            (None, None) => Value::String(generate_id()),
+        };
+        let key = IdKey::new(&id)?;
+        if let Caller::User { openid } = &self.db.caller {
+            match map.get("_openid") {
+                Some(Value::String(given)) if given == openid => {}
+                None => {}
+                Some(other) => {
+                    return Err(Error::PermissionDenied {
+                        reason: format!("a user cannot set _openid to {other}"),
+                    })
+                }
+            }
+            map.insert("_openid".into(), Value::String(openid.clone()));
+        }
+        map.shift_insert(0, "_id".into(), id.clone());
+        let openid = map.get("_openid").cloned();
+        let doc = Value::Object(map);
+        let bytes = self.check_and_encode(&doc)?;
+        Ok(Prepared {
+            key,
+            id,
+            openid,
+            bytes,
+        })
+    }
+
+    fn check_and_encode(&self, doc: &Value) -> Result<Vec<u8>> {
+        let options = &self.db.inner.options;
+        value::validate_document(doc, options.max_depth)?;
+        let bytes = yundb_storage::encode(doc);
+        if bytes.len() > options.max_document_bytes {
+            return Err(yundb_query::ValueError::TooLarge {
+                size: bytes.len(),
+                limit: options.max_document_bytes,
+            }
+            .into());
+        }
+        Ok(bytes)
+    }
+}
+
+struct Prepared {
+    key: IdKey,
+    id: Value,
+    openid: Option<Value>,
+    bytes: Vec<u8>,
+}
+
+/// One document of a collection, by `_id`.
+pub struct DocRef<T = Value> {
+    coll: Collection<T>,
+    id: Value,
+}
+
+impl<T: Serialize + DeserializeOwned> DocRef<T> {
+    /// The `_id` this refers to.
+    pub fn id(&self) -> &Value {
+        &self.id
+    }
+
+    /// Reads the document, or `None` if there is none with this `_id`.
+    pub fn get(&self) -> Result<Option<T>> {
+        let key = IdKey::new(&self.id)?;
+        let read = self.coll.db.inner.store.begin_read()?;
+        match read.collection(&self.coll.name)?.get(&key)? {
+            None => Ok(None),
+            Some(doc) => Ok(Some(serde_json::from_value(doc)?)),
+        }
+    }
+
+    /// Replaces the document with `doc` (keeping `_id`), creating it if it does not exist.
+    ///
+    /// # Errors
+    /// `DATABASE_REQUEST_FAILED` ("update operator complicit") if `doc` holds update operators;
+    /// `INVALID_PARAM` if it carries a different `_id`; `DATABASE_PERMISSION_DENIED` if a user
+    /// tries to change `_openid`.
+    pub fn set(&self, doc: impl Borrow<T>) -> Result<UpdateResult> {
+        let data = serde_json::to_value(doc.borrow())?;
+        check_replacement(&data)?;
+        let key = IdKey::new(&self.id)?;
+        let prepared = self.coll.prepare_new(data, Some(&self.id), now_ms())?;
+        let mut result = UpdateResult::default();
+        self.coll.write(|coll| match coll.get(&key)? {
+            None => {
+                coll.insert(&prepared.key, &prepared.id, &prepared.bytes)?;
+                result.created = 1;
+                Ok(true)
+            }
+            Some(old) => {
+                result.matched = 1;
+                if let Caller::User { .. } = &self.coll.db.caller {
+                    // The stamped `_openid` must be the record's: a user never takes over
+                    // someone else's record, nor strips its owner.
+                    if old.get("_openid") != prepared.openid.as_ref() {
+                        return Err(Error::PermissionDenied {
+                            reason: "a user cannot change _openid".into(),
+                        });
+                    }
+                }
+                if yundb_storage::encode(&old) == prepared.bytes {
+                    return Ok(false);
+                }
+                coll.replace(&key, &prepared.bytes)?;
+                result.updated = 1;
+                Ok(true)
+            }
+        })?;
+        Ok(result)
+    }
+
+    /// Updates the document with CloudBase's plain-object merge (spec §4.1): nested objects
+    /// deep-merge through dot paths, arrays replace, `{}` values are dropped. A missing document
+    /// is not an error: the result reports `updated: 0`.
+    ///
+    /// # Errors
+    /// `INVALID_PARAM` for empty data or an `_id` change; `DATABASE_PERMISSION_DENIED` if a user
+    /// touches `_openid`; `DATABASE_REQUEST_FAILED` for paths that cannot be applied.
+    pub fn update(&self, patch: impl Serialize) -> Result<UpdateResult> {
+        let mut patch = serde_json::to_value(patch)?;
+        value::normalize(&mut patch, now_ms())?;
+        let update = Update::from_builder(&patch)?;
+        if let Caller::User { .. } = &self.coll.db.caller {
+            if update
+                .paths()
+                .any(|p| p.segments().first().is_some_and(|s| s.name() == "_openid"))
+            {
+                return Err(Error::PermissionDenied {
+                    reason: "a user cannot change _openid".into(),
+                });
+            }
+        }
+        let key = IdKey::new(&self.id)?;
+        let mut result = UpdateResult::default();
+        self.coll.write(|coll| {
+            let Some(mut doc) = coll.get(&key)? else {
+                return Ok(false);
+            };
+            result.matched = 1;
+            let applied = update.apply(&mut doc).map_err(|source| Error::UpdateOf {
+                id: self.id.to_string(),
+                source,
+            })?;
+            if !applied.changed() {
+                return Ok(false);
+            }
+            let bytes = self.coll.check_and_encode(&doc)?;
+            coll.replace(&key, &bytes)?;
+            result.updated = 1;
+            Ok(true)
+        })?;
+        Ok(result)
+    }
+
+    /// Removes the document. A missing document is not an error: the result reports
+    /// `removed: 0`.
+    pub fn remove(&self) -> Result<RemoveResult> {
+        let key = IdKey::new(&self.id)?;
+        let mut removed = 0;
+        self.coll.write(|coll| {
+            let existed = coll.remove(&key)?;
+            removed = u64::from(existed);
+            Ok(existed)
+        })?;
+        Ok(RemoveResult { removed })
+    }
+}

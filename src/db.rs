@@ -1,0 +1,206 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use yundb_storage::Store;
+
+use crate::collection::Collection;
+use crate::error::{Error, Result};
+
+/// Who performs an operation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Caller {
+    /// The server side (a cloud function, the console): full access; writes are not stamped
+    /// with `_openid`.
+    Admin,
+    /// A client (mini program, web) acting for the user with this openid.
+    User {
+        /// The user's openid (on web, the CloudBase uid).
+        openid: String,
+    },
+}
+
+/// Database-wide settings, chosen with [`Db::builder`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub(crate) auto_create: bool,
+    pub(crate) max_document_bytes: usize,
+    pub(crate) max_depth: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            auto_create: false,
+            max_document_bytes: 16 * 1024 * 1024,
+            max_depth: 100,
+        }
+    }
+}
+
+/// Opens a [`Db`] with non-default settings.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Builder {
+    options: Options,
+}
+
+impl Builder {
+    /// Create a collection on first write instead of failing with
+    /// `DATABASE_COLLECTION_NOT_EXIST` (CloudBase never auto-creates; default off).
+    pub fn auto_create(mut self, on: bool) -> Self {
+        self.options.auto_create = on;
+        self
+    }
+
+    /// The largest stored document, in encoded bytes (default 16 MiB, MongoDB's limit).
+    pub fn max_document_bytes(mut self, bytes: usize) -> Self {
+        self.options.max_document_bytes = bytes;
+        self
+    }
+
+    /// The deepest nesting of objects and arrays in a stored document (default 100, MongoDB's).
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.options.max_depth = depth;
+        self
+    }
+
+    /// Opens (or creates) the database file at `path`.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Db> {
+        Ok(Db::with_store(Store::open(path)?, self.options))
+    }
+
+    /// Creates a database in memory.
+    pub fn memory(self) -> Result<Db> {
+        Ok(Db::with_store(Store::memory()?, self.options))
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) options: Options,
+}
+
+/// A yundb database: named collections of JSON records in one redb file, or in memory.
+///
+/// `Db` is a cheap handle (clone it freely) that also carries the [`Caller`] its operations run
+/// as: [`Db::as_user`] gives a handle acting for a client user.
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) caller: Caller,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("caller", &self.caller)
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Opens the database file at `path`, creating it if missing.
+    pub fn open(path: impl AsRef<Path>) -> Result<Db> {
+        Db::builder().open(path)
+    }
+
+    /// Creates an empty database in memory.
+    pub fn memory() -> Result<Db> {
+        Db::builder().memory()
+    }
+
+    /// Settings for opening a database.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    fn with_store(store: Store, options: Options) -> Db {
+        Db {
+            inner: Arc::new(Inner { store, options }),
+            caller: Caller::Admin,
+        }
+    }
+
+    /// A handle on the same database acting for the client user `openid`.
+    pub fn as_user(&self, openid: impl Into<String>) -> Db {
+        Db {
+            inner: Arc::clone(&self.inner),
+            caller: Caller::User {
+                openid: openid.into(),
+            },
+        }
+    }
+
+    /// A handle on the same database acting as admin (the server side).
+    pub fn as_admin(&self) -> Db {
+        Db {
+            inner: Arc::clone(&self.inner),
+            caller: Caller::Admin,
+        }
+    }
+
+    /// Who this handle's operations run as.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// The sequence number of the last commit. Every write call that changes something commits
+    /// once and increases it by one; it survives reopening.
+    pub fn seq(&self) -> Result<u64> {
+        Ok(self.inner.store.begin_read()?.seq()?)
+    }
+
+    fn require_admin(&self, what: &str) -> Result<()> {
+        match &self.caller {
+            Caller::Admin => Ok(()),
+            Caller::User { .. } => Err(Error::PermissionDenied {
+                reason: format!("only admin callers may {what}"),
+            }),
+        }
+    }
+
+    /// Creates a collection.
+    ///
+    /// Names are 1–64 characters of `A-Z a-z 0-9 _ -` not starting with `-`.
+    ///
+    /// # Errors
+    /// `INVALID_PARAM` for a bad name, `DATABASE_REQUEST_FAILED` if it exists,
+    /// `DATABASE_PERMISSION_DENIED` for user callers.
+    pub fn create_collection(&self, name: &str) -> Result<()> {
+        self.require_admin("create collections")?;
+        let txn = self.inner.store.begin_write()?;
+        txn.create_collection(name, &Value::Object(serde_json::Map::new()))?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Drops a collection and its records. Returns whether it existed.
+    pub fn drop_collection(&self, name: &str) -> Result<bool> {
+        self.require_admin("drop collections")?;
+        let txn = self.inner.store.begin_write()?;
+        let existed = txn.drop_collection(name)?;
+        if existed {
+            txn.commit()?;
+        }
+        Ok(existed)
+    }
+
+    /// The names of all collections, sorted.
+    pub fn list_collections(&self) -> Result<Vec<String>> {
+        Ok(self.inner.store.begin_read()?.list_collections()?)
+    }
+
+    /// A collection of JSON documents (`serde_json::Value`).
+    pub fn collection(&self, name: &str) -> Collection<Value> {
+        Collection::new(self.clone(), name)
+    }
+
+    /// A collection whose documents are `T`, converted with serde.
+    pub fn typed_collection<T: Serialize + DeserializeOwned>(&self, name: &str) -> Collection<T> {
+        Collection::new(self.clone(), name)
+    }
+}

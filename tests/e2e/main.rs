@@ -1,0 +1,3 @@
+//! End-to-end tests through the facade only. One test binary (regex's `tests/lib.rs` pattern).
+
+mod documents;
