@@ -10,6 +10,7 @@ use yundb_storage::{generate_id, CollectionWriter, IdKey, RecordRead, StorageErr
 
 use crate::db::{Caller, Db};
 use crate::error::{Error, Result};
+use crate::query::{Query, Where};
 
 /// The result of `doc(id).update(..)` and `doc(id).set(..)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,6 +123,28 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         Ok(read.collection(&self.name)?.len()?)
     }
 
+    /// A query with a where-clause in the builder form (what an app writes with the SDK: nested
+    /// objects are partial matches, commands are `{"$gt": 1}` objects).
+    pub fn where_(&self, query: impl Serialize) -> Query<T> {
+        Query::new(
+            self.clone(),
+            Some(Where::Builder(
+                serde_json::to_value(query).unwrap_or(Value::Null),
+            )),
+        )
+    }
+
+    /// A query with a where-clause in the wire form (MongoDB syntax as a CloudBase server
+    /// receives it, legacy JSON or EJSON), evaluated exactly as sent.
+    pub fn where_wire(&self, query: Value) -> Query<T> {
+        Query::new(self.clone(), Some(Where::Wire(query)))
+    }
+
+    /// A query over the whole collection (then `order_by`, `skip`, `limit`, `field`, `get`).
+    pub fn query(&self) -> Query<T> {
+        Query::new(self.clone(), None)
+    }
+
     /// The document with this `_id` (a string or a number).
     pub fn doc(&self, id: impl Into<Value>) -> DocRef<T> {
         DocRef {
@@ -130,8 +153,30 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         }
     }
 
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Refuses updates that touch `_openid` from user callers.
+    pub(crate) fn check_user_update(&self, update: &Update) -> Result<()> {
+        if let Caller::User { .. } = &self.db.caller {
+            if update
+                .paths()
+                .any(|p| p.segments().first().is_some_and(|s| s.name() == "_openid"))
+            {
+                return Err(Error::PermissionDenied {
+                    reason: "a user cannot change _openid".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Runs `f` on the collection in one write transaction and commits if it reports a change.
-    fn write(&self, f: impl FnOnce(&mut CollectionWriter<'_>) -> Result<bool>) -> Result<()> {
+    pub(crate) fn write(
+        &self,
+        f: impl FnOnce(&mut CollectionWriter<'_>) -> Result<bool>,
+    ) -> Result<()> {
         let txn = self.db.inner.store.begin_write()?;
         let changed = {
             let mut coll = self.open_for_write(&txn)?;
@@ -195,7 +240,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         })
     }
 
-    fn check_and_encode(&self, doc: &Value) -> Result<Vec<u8>> {
+    pub(crate) fn check_and_encode(&self, doc: &Value) -> Result<Vec<u8>> {
         let options = &self.db.inner.options;
         value::validate_document(doc, options.max_depth)?;
         let bytes = yundb_storage::encode(doc);

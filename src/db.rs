@@ -8,6 +8,7 @@ use yundb_storage::Store;
 
 use crate::collection::Collection;
 use crate::error::{Error, Result};
+use crate::query::Limits;
 
 /// Who performs an operation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -28,6 +29,7 @@ pub struct Options {
     pub(crate) auto_create: bool,
     pub(crate) max_document_bytes: usize,
     pub(crate) max_depth: usize,
+    pub(crate) limits: Limits,
 }
 
 impl Default for Options {
@@ -36,6 +38,7 @@ impl Default for Options {
             auto_create: false,
             max_document_bytes: 16 * 1024 * 1024,
             max_depth: 100,
+            limits: Limits::default(),
         }
     }
 }
@@ -64,6 +67,13 @@ impl Builder {
     /// The deepest nesting of objects and arrays in a stored document (default 100, MongoDB's).
     pub fn max_depth(mut self, depth: usize) -> Self {
         self.options.max_depth = depth;
+        self
+    }
+
+    /// Result-size limits per caller class (default: CloudBase's 20/20 for users, 100/1000 for
+    /// admin).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.options.limits = limits;
         self
     }
 

@@ -1,4 +1,4 @@
-use yundb_query::{UpdateError, ValueError};
+use yundb_query::{QueryError, UpdateError, ValueError};
 use yundb_storage::StorageError;
 
 /// Every error yundb returns. [`Error::code`] gives the CloudBase error code name, so code
@@ -16,6 +16,9 @@ pub enum Error {
     /// An update that cannot be compiled or applied.
     #[error(transparent)]
     Update(#[from] UpdateError),
+    /// A where-clause, sort or projection that cannot be compiled.
+    #[error(transparent)]
+    Query(#[from] QueryError),
     /// An update failed on one document of a write; nothing was written.
     #[error("update of document {id} failed: {source}")]
     UpdateOf {
@@ -56,6 +59,12 @@ impl Error {
             },
             Error::Value(_) | Error::InvalidParam { .. } | Error::Serde(_) => "INVALID_PARAM",
             Error::Update(e) | Error::UpdateOf { source: e, .. } => update_code(e),
+            Error::Query(e) => match e {
+                QueryError::UnknownOperator { .. } | QueryError::Unsupported { .. } => {
+                    "DATABASE_INVALID_OPERRATOR"
+                }
+                _ => "INVALID_PARAM",
+            },
             Error::PermissionDenied { .. } => "DATABASE_PERMISSION_DENIED",
         }
     }

@@ -28,14 +28,41 @@
 mod collection;
 mod db;
 mod error;
+mod query;
+pub mod wire;
 
 pub use collection::{Collection, DocRef, RemoveResult, UpdateResult};
 pub use db::{Builder, Caller, Db, Options};
 pub use error::{Error, Result};
-pub use yundb_query::{UpdateError, ValueError};
+pub use query::{Limits, Query};
+pub use yundb_query::{QueryError, UpdateError, ValueError};
 pub use yundb_storage::{generate_id, StorageError};
 
 /// The README's example runs as a doctest.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// Whether two JSON values are equal with numbers compared by value (`1 == 1.0`) and object
+/// keys in any order: how test expectations compare results.
+pub fn values_equal_loose(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x.as_f64() == y.as_f64()
+                && (x.as_i64() == y.as_i64()
+                    || x.as_f64().is_some_and(|f| f.fract() != 0.0)
+                    || x.is_f64()
+                    || y.is_f64())
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal_loose(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| values_equal_loose(v, w)))
+        }
+        _ => a == b,
+    }
+}

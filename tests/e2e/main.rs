@@ -1,3 +1,4 @@
 //! End-to-end tests through the facade only. One test binary (regex's `tests/lib.rs` pattern).
 
 mod documents;
+mod query;

@@ -112,10 +112,23 @@ fn demo(path: Option<PathBuf>) -> Result<(), yundb::Error> {
         &books.doc(id).get()?.unwrap_or(Value::Null),
     );
 
+    let chinese: Vec<Value> = books
+        .where_(json!({"publishInfo": {"country": "China"}}))
+        .field(json!({"title": 1}))
+        .get()?;
+    show(
+        "6. Query: books published in China (where publishInfo.country == \"China\"), titles only:",
+        &Value::Array(chinese),
+    );
+    let recent = books
+        .where_(json!({"publishInfo.year": {"$gte": 1990}}))
+        .count()?;
+    println!("   Books published since 1990: {recent}\n");
+
     let alice = db.as_user("o-alice").collection("books");
     let mine = alice.add(json!({"title": "Ball Lightning"}))?;
     show(
-        "6. A client user adds a book; it is stamped with her _openid:",
+        "7. A client user adds a book; it is stamped with her _openid:",
         &alice.doc(mine).get()?.unwrap_or(Value::Null),
     );
     match alice.add(json!({"title": "forged", "_openid": "o-bob"})) {

@@ -130,3 +130,83 @@ pub enum UpdateError {
     #[error(transparent)]
     Value(#[from] ValueError),
 }
+
+/// A where-clause, sort order or projection that cannot be compiled. Each variant names the
+/// operator and the field path it was found at (empty at the top level).
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The clause is not an object.
+    #[error("a query must be an object, got {got}")]
+    NotAnObject {
+        /// The JSON type given.
+        got: &'static str,
+    },
+    /// An operator yundb does not know.
+    #[error("unknown operator `{op}` at `{path}`")]
+    UnknownOperator {
+        /// The operator.
+        op: String,
+        /// Where.
+        path: String,
+    },
+    /// A known operator yundb does not support (geo, `$where`, `$text`, ...).
+    #[error("unsupported operator `{op}` at `{path}`")]
+    Unsupported {
+        /// The operator.
+        op: String,
+        /// Where.
+        path: String,
+    },
+    /// An operator given an operand of the wrong shape.
+    #[error("invalid operand for `{op}` at `{path}`: {reason}")]
+    BadOperand {
+        /// The operator.
+        op: String,
+        /// Where.
+        path: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// An invalid regular expression.
+    #[error("invalid regular expression at `{path}`: {reason}")]
+    Regex {
+        /// Where.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A field path that cannot be used.
+    #[error("invalid field path `{path}`: {reason}")]
+    InvalidPath {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Nested deeper than the limit.
+    #[error("query nested deeper than {limit} levels at `{path}`")]
+    TooDeep {
+        /// The limit.
+        limit: usize,
+        /// Where.
+        path: String,
+    },
+    /// An invalid sort specification.
+    #[error("invalid sort: {reason}")]
+    BadSort {
+        /// Why.
+        reason: String,
+    },
+    /// An invalid projection.
+    #[error("invalid projection at `{path}`: {reason}")]
+    BadProjection {
+        /// Where.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A value in the clause is malformed (an extended-JSON wrapper).
+    #[error(transparent)]
+    Value(#[from] ValueError),
+}

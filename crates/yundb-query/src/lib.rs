@@ -7,13 +7,23 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod compare;
 mod error;
+mod filter;
 mod json;
 mod path;
+mod projection;
+mod regex;
+mod sort;
 mod update;
 pub mod value;
 
-pub use error::{UpdateError, ValueError};
+pub use compare::{bracket, cmp_opt, cmp_values, values_equal, Bracket};
+pub use error::{QueryError, UpdateError, ValueError};
+pub use filter::{Expr, Filter, MAX_NESTING};
 pub use json::type_name;
 pub use path::{FieldPath, PathError, Segment};
+pub use projection::Projection;
+pub use regex::MongoRegex;
+pub use sort::{Direction, Sort};
 pub use update::{check_replacement, Applied, Update};

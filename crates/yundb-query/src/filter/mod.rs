@@ -1,0 +1,107 @@
+//! Where-clauses: compiled once into a closed predicate tree, evaluated infallibly.
+
+mod compile;
+mod eval;
+mod expr;
+
+use serde_json::Value;
+
+use crate::path::FieldPath;
+use crate::regex::MongoRegex;
+
+pub use expr::Expr;
+
+/// How deep logical operators, `$not`, `$elemMatch` and `$expr` may nest.
+pub const MAX_NESTING: usize = 100;
+
+/// A compiled where-clause.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    root: Node,
+}
+
+/// A predicate over a whole document.
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    /// `{}`: everything.
+    True,
+    /// Nothing (`$all: []`).
+    False,
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+    Nor(Box<[Node]>),
+    /// Document-level negation: `$ne`, `$nin`, `$not`, `$exists: false`.
+    Not(Box<Node>),
+    /// Some value reached by the path satisfies the predicate.
+    Path(FieldPath, Pred),
+    /// `$expr`: the aggregation expression is truthy.
+    Expr(Expr),
+}
+
+/// A predicate over one value reached by a path (`None`: the path reached nothing).
+#[derive(Debug, Clone)]
+pub(crate) enum Pred {
+    Cmp(CmpOp, Value),
+    In(InSet),
+    Exists,
+    Size(usize),
+    Mod(i64, i64),
+    Regex(MongoRegex),
+    /// `$elemMatch` with a query on each element (object form).
+    ElemMatchDoc(Box<Node>),
+    /// `$elemMatch` with operators on each element (value form): all must hold for one element.
+    ElemMatchValue(Box<[Pred]>),
+    /// Element-level negation of a conjunction (inside `$elemMatch` value form).
+    Not(Box<[Pred]>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct InSet {
+    values: Box<[Value]>,
+    regexes: Box<[MongoRegex]>,
+}
+
+impl Filter {
+    /// A filter that matches every document.
+    pub fn all() -> Filter {
+        Filter { root: Node::True }
+    }
+
+    /// Whether the document matches. Never fails.
+    pub fn matches(&self, doc: &Value) -> bool {
+        self.root.matches(doc)
+    }
+
+    /// If the filter requires `_id` to equal one value (`{_id: v}`, possibly with other
+    /// conditions), that value: the caller can look the record up instead of scanning.
+    pub fn id_equality(&self) -> Option<&Value> {
+        fn find(node: &Node) -> Option<&Value> {
+            match node {
+                Node::Path(p, Pred::Cmp(CmpOp::Eq, v))
+                    if p.as_str() == "_id" && !v.is_array() && !v.is_object() && !v.is_null() =>
+                {
+                    Some(v)
+                }
+                Node::And(items) => items.iter().find_map(find),
+                _ => None,
+            }
+        }
+        find(&self.root)
+    }
+
+    /// For each array field the filter constrains (`arr: v`, `arr.x: {$gt: ..}`,
+    /// `arr: {$elemMatch: ..}`), the index of the first element that satisfies the condition in
+    /// `doc`: the positional `$` of an update.
+    pub fn first_matching_index(&self, doc: &Value, array_path: &FieldPath) -> Option<usize> {
+        self.root.first_matching_index(doc, array_path)
+    }
+}

@@ -1,0 +1,338 @@
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use yundb_query::{value, Direction, Filter, Projection, QueryError, Sort, Update};
+use yundb_storage::{IdKey, RecordRead};
+
+use crate::collection::{now_ms, Collection, RemoveResult, UpdateResult};
+use crate::db::Caller;
+use crate::error::{Error, Result};
+
+/// Result-size limits per caller class (spec decision 4). `None` means unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Rows a user query returns without `limit`.
+    pub user_default: Option<u64>,
+    /// The most rows a user query returns.
+    pub user_max: Option<u64>,
+    /// Rows an admin query returns without `limit`.
+    pub admin_default: Option<u64>,
+    /// The most rows an admin query returns.
+    pub admin_max: Option<u64>,
+}
+
+impl Default for Limits {
+    /// CloudBase's: users 20 (and at most 20), admin 100 (and at most 1000).
+    fn default() -> Self {
+        Limits {
+            user_default: Some(20),
+            user_max: Some(20),
+            admin_default: Some(100),
+            admin_max: Some(1000),
+        }
+    }
+}
+
+impl Limits {
+    /// No limits at all.
+    pub fn unlimited() -> Limits {
+        Limits {
+            user_default: None,
+            user_max: None,
+            admin_default: None,
+            admin_max: None,
+        }
+    }
+
+    fn effective(&self, caller: &Caller, requested: Option<u64>) -> Option<u64> {
+        let (default, max) = match caller {
+            Caller::Admin => (self.admin_default, self.admin_max),
+            Caller::User { .. } => (self.user_default, self.user_max),
+        };
+        let wanted = requested.filter(|&n| n > 0).or(default);
+        match (wanted, max) {
+            (Some(w), Some(m)) => Some(w.min(m)),
+            (None, m) => m,
+            (w, None) => w,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Where {
+    Builder(Value),
+    Wire(Value),
+}
+
+/// A query on a collection: `where`, `orderBy`, `skip`, `limit`, `field`, then `get`, `count`,
+/// `update` or `remove`. Nothing runs until one of those is called.
+#[must_use]
+pub struct Query<T = Value> {
+    coll: Collection<T>,
+    filter: Option<Where>,
+    order: Vec<(String, Direction)>,
+    skip: u64,
+    limit: Option<u64>,
+    projection: Option<Value>,
+    _doc: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Query<T> {
+    fn clone(&self) -> Self {
+        Query {
+            coll: self.coll.clone(),
+            filter: self.filter.clone(),
+            order: self.order.clone(),
+            skip: self.skip,
+            limit: self.limit,
+            projection: self.projection.clone(),
+            _doc: PhantomData,
+        }
+    }
+}
+
+/// The compiled parts of a query.
+pub(crate) struct Plan {
+    pub(crate) filter: Filter,
+    pub(crate) sort: Sort,
+    pub(crate) skip: u64,
+    pub(crate) limit: Option<u64>,
+    pub(crate) projection: Option<Projection>,
+}
+
+impl<T: Serialize + DeserializeOwned> Query<T> {
+    pub(crate) fn new(coll: Collection<T>, filter: Option<Where>) -> Self {
+        Query {
+            coll,
+            filter,
+            order: Vec::new(),
+            skip: 0,
+            limit: None,
+            projection: None,
+            _doc: PhantomData,
+        }
+    }
+
+    /// Adds a sort key; the first one given has the highest priority. `direction` is `"asc"` or
+    /// `"desc"` (anything else fails when the query runs, as the SDK's `排序字符不合法`).
+    pub fn order_by(mut self, path: &str, direction: &str) -> Self {
+        let dir = match direction {
+            "asc" => Direction::Asc,
+            "desc" => Direction::Desc,
+            _ => {
+                self.order
+                    .push((format!("\u{0}{direction}"), Direction::Asc));
+                return self;
+            }
+        };
+        self.order.push((path.to_owned(), dir));
+        self
+    }
+
+    /// Skips the first `n` results.
+    pub fn skip(mut self, n: u64) -> Self {
+        self.skip = n;
+        self
+    }
+
+    /// Returns at most `n` results (capped by the caller's limit; `0` means the default).
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Projects the results (`{"title": 1}`, `{"secret": 0}`, `{"arr": {"$slice": 2}}`).
+    pub fn field(mut self, projection: impl Serialize) -> Self {
+        self.projection = Some(serde_json::to_value(projection).unwrap_or(Value::Null));
+        self
+    }
+
+    pub(crate) fn plan(&self) -> Result<Plan> {
+        let now = now_ms();
+        let filter = match &self.filter {
+            None => Filter::all(),
+            Some(Where::Builder(q)) => {
+                let mut q = q.clone();
+                value::normalize(&mut q, now).map_err(QueryError::from)?;
+                Filter::from_builder(&q)?
+            }
+            Some(Where::Wire(q)) => {
+                let mut q = q.clone();
+                value::normalize(&mut q, now).map_err(QueryError::from)?;
+                Filter::from_wire(&q)?
+            }
+        };
+        if let Some((bad, _)) = self.order.iter().find(|(p, _)| p.starts_with('\u{0}')) {
+            return Err(QueryError::BadSort {
+                reason: format!(
+                    "direction must be \"asc\" or \"desc\", got {:?}",
+                    bad.trim_start_matches('\u{0}')
+                ),
+            }
+            .into());
+        }
+        let sort = Sort::new(self.order.iter().map(|(p, d)| (p.as_str(), *d)))?;
+        let projection = match &self.projection {
+            None => None,
+            Some(p) => {
+                let mut p = p.clone();
+                value::normalize(&mut p, now).map_err(QueryError::from)?;
+                Some(Projection::new(&p)?)
+            }
+        };
+        let limit = self
+            .coll
+            .db()
+            .inner
+            .options
+            .limits
+            .effective(&self.coll.db().caller, self.limit);
+        Ok(Plan {
+            filter,
+            sort,
+            skip: self.skip,
+            limit,
+            projection,
+        })
+    }
+
+    /// Runs the query and returns the matching documents.
+    pub fn get(&self) -> Result<Vec<T>> {
+        let plan = self.plan()?;
+        let read = self.coll.db().inner.store.begin_read()?;
+        let coll = read.collection(self.coll.name())?;
+        let mut docs = matching(
+            &coll,
+            &plan.filter,
+            plan.sort
+                .is_empty()
+                .then_some(plan.skip.saturating_add(plan.limit.unwrap_or(u64::MAX))),
+        )?;
+        if !plan.sort.is_empty() {
+            docs.sort_by(|a, b| plan.sort.compare(a, b));
+        }
+        let skip = usize::try_from(plan.skip).unwrap_or(usize::MAX);
+        let take = plan
+            .limit
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        docs.into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|d| {
+                let d = match &plan.projection {
+                    Some(p) => p.apply(&d),
+                    None => d,
+                };
+                serde_json::from_value(d).map_err(Error::from)
+            })
+            .collect()
+    }
+
+    /// The number of matching documents (skip and limit do not apply).
+    pub fn count(&self) -> Result<u64> {
+        let plan = self.plan()?;
+        let read = self.coll.db().inner.store.begin_read()?;
+        let coll = read.collection(self.coll.name())?;
+        let mut n = 0u64;
+        scan_matching(&coll, &plan.filter, &mut |_| {
+            n += 1;
+            true
+        })?;
+        Ok(n)
+    }
+
+    /// Updates every matching document with CloudBase's plain-object merge, in one transaction:
+    /// if any document fails, none changes and the error names its `_id`.
+    pub fn update(&self, patch: impl Serialize) -> Result<UpdateResult> {
+        self.update_matching(patch, true)
+    }
+
+    /// Updates the first matching document only (`multi: false`).
+    pub fn update_one(&self, patch: impl Serialize) -> Result<UpdateResult> {
+        self.update_matching(patch, false)
+    }
+
+    fn update_matching(&self, patch: impl Serialize, multi: bool) -> Result<UpdateResult> {
+        let plan = self.plan()?;
+        let mut patch = serde_json::to_value(patch)?;
+        value::normalize(&mut patch, now_ms())?;
+        let update = Update::from_builder(&patch)?;
+        self.coll.check_user_update(&update)?;
+        let mut result = UpdateResult::default();
+        self.coll.write(|coll| {
+            let targets = matching(coll, &plan.filter, (!multi).then_some(1))?;
+            for mut doc in targets {
+                result.matched += 1;
+                let id = doc.get("_id").cloned().unwrap_or(Value::Null);
+                let applied = update.apply(&mut doc).map_err(|source| Error::UpdateOf {
+                    id: id.to_string(),
+                    source,
+                })?;
+                if applied.changed() {
+                    let bytes = self.coll.check_and_encode(&doc)?;
+                    coll.replace(&IdKey::new(&id)?, &bytes)?;
+                    result.updated += 1;
+                }
+            }
+            Ok(result.updated > 0)
+        })?;
+        Ok(result)
+    }
+
+    /// Removes every matching document, in one transaction.
+    pub fn remove(&self) -> Result<RemoveResult> {
+        let plan = self.plan()?;
+        let mut removed = 0;
+        self.coll.write(|coll| {
+            for doc in matching(coll, &plan.filter, None)? {
+                let id = doc.get("_id").cloned().unwrap_or(Value::Null);
+                if coll.remove(&IdKey::new(&id)?)? {
+                    removed += 1;
+                }
+            }
+            Ok(removed > 0)
+        })?;
+        Ok(RemoveResult { removed })
+    }
+}
+
+/// Calls `f` with each matching document in natural order until it returns `false`. A filter
+/// pinned to one `_id` looks the record up instead of scanning.
+pub(crate) fn scan_matching(
+    coll: &dyn RecordRead,
+    filter: &Filter,
+    f: &mut dyn FnMut(Value) -> bool,
+) -> Result<()> {
+    if let Some(id) = filter.id_equality() {
+        if let Ok(key) = IdKey::new(id) {
+            if let Some(doc) = coll.get(&key)? {
+                if filter.matches(&doc) {
+                    f(doc);
+                }
+            }
+            return Ok(());
+        }
+    }
+    coll.scan(&mut |doc| if filter.matches(&doc) { f(doc) } else { true })?;
+    Ok(())
+}
+
+/// The matching documents in natural order, at most `cap` of them.
+pub(crate) fn matching(
+    coll: &dyn RecordRead,
+    filter: &Filter,
+    cap: Option<u64>,
+) -> Result<Vec<Value>> {
+    let cap = cap.unwrap_or(u64::MAX);
+    let mut out = Vec::new();
+    if cap == 0 {
+        return Ok(out);
+    }
+    scan_matching(coll, filter, &mut |doc| {
+        out.push(doc);
+        (out.len() as u64) < cap
+    })?;
+    Ok(out)
+}

@@ -1,0 +1,168 @@
+//! Queries through the facade: builder form, modifiers, limits, multi-document writes.
+
+use serde_json::{json, Value};
+use yundb::{Db, Limits};
+
+fn people() -> Db {
+    let db = Db::memory().unwrap();
+    db.create_collection("p").unwrap();
+    let docs: Vec<Value> = (0..30)
+        .map(|i| json!({"_id": format!("p{i:02}"), "age": i, "team": if i % 3 == 0 { "dev" } else { "ops" }, "profile": {"level": i % 4, "tags": ["a", if i % 2 == 0 { "even" } else { "odd" }]}}))
+        .collect();
+    db.collection("p").add_many(docs).unwrap();
+    db
+}
+
+fn ids(docs: &[Value]) -> Vec<&str> {
+    docs.iter().map(|d| d["_id"].as_str().unwrap()).collect()
+}
+
+#[test]
+fn builder_form_flattens_and_hoists() {
+    let db = people();
+    let p = db.collection("p");
+    assert_eq!(
+        p.where_(json!({"profile": {"level": 1}})).count().unwrap(),
+        8,
+        "nested objects are partial matches"
+    );
+    assert_eq!(
+        p.where_(json!({"profile": {}})).count().unwrap(),
+        30,
+        "{{}} vanishes"
+    );
+    assert_eq!(
+        p.where_(json!({"profile": {"$eq": {"level": 1}}}))
+            .count()
+            .unwrap(),
+        0,
+        "$eq is exact"
+    );
+    let both = p
+        .where_(
+            json!({"age": {"$or": [{"$lt": 2}, {"$gt": 27}]}, "team": {"$or": [{"$eq": "dev"}]}}),
+        )
+        .get()
+        .unwrap();
+    assert_eq!(
+        ids(&both),
+        ["p00"],
+        "field-level $or per field, ANDed (not the SDK's concatenation)"
+    );
+    assert_eq!(
+        p.where_(json!({"age": {"$and": [{"$gt": 1}, {"$lt": 5}]}}))
+            .count()
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        p.where_(json!({"profile.tags": "even"})).count().unwrap(),
+        15
+    );
+}
+
+#[test]
+fn modifiers_and_limits() {
+    let db = people();
+    let p = db.collection("p");
+    let top = p
+        .where_(json!({"team": "dev"}))
+        .order_by("age", "desc")
+        .skip(1)
+        .limit(3)
+        .get()
+        .unwrap();
+    assert_eq!(ids(&top), ["p24", "p21", "p18"]);
+    let projected = p
+        .where_(json!({"_id": "p05"}))
+        .field(json!({"profile.level": 1, "_id": 0}))
+        .get()
+        .unwrap();
+    assert_eq!(projected, [json!({"profile": {"level": 1}})]);
+    assert_eq!(p.query().get().unwrap().len(), 30, "admin default 100");
+    assert_eq!(
+        db.as_user("u").collection("p").query().get().unwrap().len(),
+        20,
+        "user default 20"
+    );
+    assert_eq!(
+        db.as_user("u")
+            .collection("p")
+            .query()
+            .limit(25)
+            .get()
+            .unwrap()
+            .len(),
+        20,
+        "user cap 20"
+    );
+    let open = Db::builder().limits(Limits::unlimited()).memory().unwrap();
+    open.create_collection("c").unwrap();
+    open.collection("c")
+        .add_many((0..1500).map(|i| json!({"i": i})))
+        .unwrap();
+    assert_eq!(open.collection("c").query().get().unwrap().len(), 1500);
+    assert_eq!(
+        p.query()
+            .order_by("age", "sideways")
+            .get()
+            .unwrap_err()
+            .code(),
+        "INVALID_PARAM"
+    );
+}
+
+#[test]
+fn bad_queries_are_typed_errors() {
+    let db = people();
+    let p = db.collection("p");
+    for (q, code) in [
+        (json!({"age": {"$bogus": 1}}), "DATABASE_INVALID_OPERRATOR"),
+        (json!({"$where": "1"}), "DATABASE_INVALID_OPERRATOR"),
+        (json!({"age": {"$size": -1}}), "INVALID_PARAM"),
+        (json!({"age": {"$mod": [0, 1]}}), "INVALID_PARAM"),
+        (json!({"name": {"$regex": "("}}), "INVALID_PARAM"),
+        (json!({"$or": []}), "INVALID_PARAM"),
+    ] {
+        let e = p.where_(q.clone()).get().unwrap_err();
+        assert_eq!(e.code(), code, "{q}: {e}");
+    }
+}
+
+#[test]
+fn multi_document_writes_are_atomic() {
+    let db = people();
+    let p = db.collection("p");
+    let r = p
+        .where_(json!({"team": "dev"}))
+        .update(json!({"flag": true}))
+        .unwrap();
+    assert_eq!((r.matched, r.updated), (10, 10));
+    assert_eq!(p.where_(json!({"flag": true})).count().unwrap(), 10);
+    let r = p
+        .where_(json!({"team": "ops"}))
+        .update_one(json!({"flag": false}))
+        .unwrap();
+    assert_eq!((r.matched, r.updated), (1, 1));
+    // One failing document aborts the whole update, and the error names it.
+    p.doc("p03")
+        .update(json!({"profile": {"level": "x"}}))
+        .unwrap();
+    p.add(json!({"_id": "scalar", "team": "dev", "profile": 5}))
+        .unwrap();
+    let seq = db.seq().unwrap();
+    let e = p
+        .where_(json!({"team": "dev"}))
+        .update(json!({"profile": {"note": 1}}))
+        .unwrap_err();
+    assert!(e.to_string().contains("\"scalar\""), "{e}");
+    assert_eq!(db.seq().unwrap(), seq);
+    assert_eq!(
+        p.where_(json!({"profile.note": 1})).count().unwrap(),
+        0,
+        "nothing was written"
+    );
+    let r = p.where_(json!({"age": {"$lt": 10}})).remove().unwrap();
+    assert_eq!(r.removed, 10);
+    assert_eq!(p.count().unwrap(), 21);
+}
