@@ -105,3 +105,6 @@ impl Filter {
         self.root.first_matching_index(doc, array_path)
     }
 }
+
+#[cfg(test)]
+mod tests;
