@@ -12,15 +12,17 @@ use crate::db::{Caller, Db};
 use crate::error::{Error, Result};
 use crate::query::{Query, Where};
 
-/// The result of `doc(id).update(..)` and `doc(id).set(..)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The result of an update or a `set`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpdateResult {
     /// Documents the query matched.
     pub matched: u64,
     /// Documents whose content changed (CloudBase's `updated`).
     pub updated: u64,
-    /// Documents created (`set` on a missing id; CloudBase's `created`).
+    /// Documents created (`set` on a missing id, or an upsert; CloudBase's `created`).
     pub created: u64,
+    /// The `_id` of the document an upsert created (CloudBase's `upserted_id`).
+    pub upserted_id: Option<Value>,
 }
 
 /// The result of a remove.
@@ -150,6 +152,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         DocRef {
             coll: self.clone(),
             id: id.into(),
+            projection: None,
         }
     }
 
@@ -199,7 +202,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
     }
 
     /// Normalises and checks a new document, assigns its `_id` and stamps `_openid`.
-    fn prepare_new(&self, doc: Value, id: Option<&Value>, now: i64) -> Result<Prepared> {
+    pub(crate) fn prepare_new(&self, doc: Value, id: Option<&Value>, now: i64) -> Result<Prepared> {
         let mut doc = doc;
         value::normalize(&mut doc, now)?;
         let Value::Object(mut map) = doc else {
@@ -255,17 +258,18 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
     }
 }
 
-struct Prepared {
-    key: IdKey,
-    id: Value,
+pub(crate) struct Prepared {
+    pub(crate) key: IdKey,
+    pub(crate) id: Value,
     openid: Option<Value>,
-    bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
 }
 
 /// One document of a collection, by `_id`.
 pub struct DocRef<T = Value> {
     coll: Collection<T>,
     id: Value,
+    projection: Option<Value>,
 }
 
 impl<T: Serialize + DeserializeOwned> DocRef<T> {
@@ -274,13 +278,35 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
         &self.id
     }
 
+    /// Projects what [`get`](DocRef::get) returns (`doc(id).field({..})`), as
+    /// [`Query::field`].
+    #[must_use]
+    pub fn field(mut self, projection: impl Serialize) -> Self {
+        self.projection = Some(serde_json::to_value(projection).unwrap_or(Value::Null));
+        self
+    }
+
     /// Reads the document, or `None` if there is none with this `_id`.
     pub fn get(&self) -> Result<Option<T>> {
+        let projection = match &self.projection {
+            None => None,
+            Some(p) => {
+                let mut p = p.clone();
+                value::normalize(&mut p, now_ms())?;
+                Some(yundb_query::Projection::new(&p)?)
+            }
+        };
         let key = IdKey::new(&self.id)?;
         let read = self.coll.db.inner.store.begin_read()?;
         match read.collection(&self.coll.name)?.get(&key)? {
             None => Ok(None),
-            Some(doc) => Ok(Some(serde_json::from_value(doc)?)),
+            Some(doc) => {
+                let doc = match &projection {
+                    Some(p) => p.apply(&doc),
+                    None => doc,
+                };
+                Ok(Some(serde_json::from_value(doc)?))
+            }
         }
     }
 
@@ -291,15 +317,21 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
     /// `INVALID_PARAM` if it carries a different `_id`; `DATABASE_PERMISSION_DENIED` if a user
     /// tries to change `_openid`.
     pub fn set(&self, doc: impl Borrow<T>) -> Result<UpdateResult> {
-        let data = serde_json::to_value(doc.borrow())?;
+        self.replace(serde_json::to_value(doc.borrow())?, true)
+    }
+
+    /// Replaces the document with `data`; creates it when missing only if `upsert`.
+    pub(crate) fn replace(&self, data: Value, upsert: bool) -> Result<UpdateResult> {
         check_replacement(&data)?;
         let key = IdKey::new(&self.id)?;
         let prepared = self.coll.prepare_new(data, Some(&self.id), now_ms())?;
         let mut result = UpdateResult::default();
         self.coll.write(|coll| match coll.get(&key)? {
+            None if !upsert => Ok(false),
             None => {
                 coll.insert(&prepared.key, &prepared.id, &prepared.bytes)?;
                 result.created = 1;
+                result.upserted_id = Some(prepared.id.clone());
                 Ok(true)
             }
             Some(old) => {
@@ -335,36 +367,14 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
         let mut patch = serde_json::to_value(patch)?;
         value::normalize(&mut patch, now_ms())?;
         let update = Update::from_builder(&patch)?;
-        if let Caller::User { .. } = &self.coll.db.caller {
-            if update
-                .paths()
-                .any(|p| p.segments().first().is_some_and(|s| s.name() == "_openid"))
-            {
-                return Err(Error::PermissionDenied {
-                    reason: "a user cannot change _openid".into(),
-                });
-            }
-        }
-        let key = IdKey::new(&self.id)?;
-        let mut result = UpdateResult::default();
-        self.coll.write(|coll| {
-            let Some(mut doc) = coll.get(&key)? else {
-                return Ok(false);
-            };
-            result.matched = 1;
-            let applied = update.apply(&mut doc).map_err(|source| Error::UpdateOf {
-                id: self.id.to_string(),
-                source,
-            })?;
-            if !applied.changed() {
-                return Ok(false);
-            }
-            let bytes = self.coll.check_and_encode(&doc)?;
-            coll.replace(&key, &bytes)?;
-            result.updated = 1;
-            Ok(true)
-        })?;
-        Ok(result)
+        self.modify(&update)
+    }
+
+    pub(crate) fn modify(&self, update: &Update) -> Result<UpdateResult> {
+        IdKey::new(&self.id)?;
+        self.coll
+            .where_wire(serde_json::json!({"_id": self.id.clone()}))
+            .modify(update, false, false)
     }
 
     /// Removes the document. A missing document is not an error: the result reports

@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod cmd;
 mod collection;
 mod db;
 mod error;

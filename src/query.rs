@@ -2,8 +2,8 @@ use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
-use yundb_query::{value, Direction, Filter, Projection, QueryError, Sort, Update};
+use serde_json::{json, Map, Value};
+use yundb_query::{value, ApplyContext, Direction, Filter, Projection, QueryError, Sort, Update};
 use yundb_storage::{IdKey, RecordRead};
 
 use crate::collection::{now_ms, Collection, RemoveResult, UpdateResult};
@@ -255,29 +255,74 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
     }
 
     fn update_matching(&self, patch: impl Serialize, multi: bool) -> Result<UpdateResult> {
-        let plan = self.plan()?;
         let mut patch = serde_json::to_value(patch)?;
         value::normalize(&mut patch, now_ms())?;
         let update = Update::from_builder(&patch)?;
-        self.coll.check_user_update(&update)?;
+        self.modify(&update, multi, false)
+    }
+
+    /// Applies a compiled update to the matching documents (all of them, or the first one) in
+    /// one transaction; with `upsert`, inserts a document built from the query's equality
+    /// conditions when nothing matches.
+    pub(crate) fn modify(
+        &self,
+        update: &Update,
+        multi: bool,
+        upsert: bool,
+    ) -> Result<UpdateResult> {
+        self.coll.check_user_update(update)?;
+        let plan = self.plan()?;
+        let now = now_ms();
         let mut result = UpdateResult::default();
+        let mut insert = None;
         self.coll.write(|coll| {
             let targets = matching(coll, &plan.filter, (!multi).then_some(1))?;
             for mut doc in targets {
                 result.matched += 1;
                 let id = doc.get("_id").cloned().unwrap_or(Value::Null);
-                let applied = update.apply(&mut doc).map_err(|source| Error::UpdateOf {
-                    id: id.to_string(),
-                    source,
-                })?;
+                let ctx = ApplyContext {
+                    now_ms: now,
+                    filter: Some(&plan.filter),
+                    inserting: false,
+                };
+                let applied =
+                    update
+                        .apply_with(&mut doc, &ctx)
+                        .map_err(|source| Error::UpdateOf {
+                            id: id.to_string(),
+                            source,
+                        })?;
                 if applied.changed() {
                     let bytes = self.coll.check_and_encode(&doc)?;
                     coll.replace(&IdKey::new(&id)?, &bytes)?;
                     result.updated += 1;
                 }
             }
-            Ok(result.updated > 0)
+            if result.matched == 0 && upsert {
+                let mut doc = Value::Object(Map::new());
+                for (path, v) in plan.filter.equality_fields() {
+                    if let Ok(seed) = Update::from_wire(&json!({"$set": {path.as_str(): v}})) {
+                        // Overlapping equality paths keep the first; the update decides the rest.
+                        let _ = seed.apply(&mut doc);
+                    }
+                }
+                let ctx = ApplyContext {
+                    now_ms: now,
+                    filter: Some(&plan.filter),
+                    inserting: true,
+                };
+                update.apply_with(&mut doc, &ctx)?;
+                let id = doc.get("_id").cloned();
+                let prepared = self.coll.prepare_new(doc, id.as_ref(), now)?;
+                coll.insert(&prepared.key, &prepared.id, &prepared.bytes)?;
+                insert = Some(prepared.id);
+            }
+            Ok(result.updated > 0 || insert.is_some())
         })?;
+        if let Some(id) = insert {
+            result.created = 1;
+            result.upserted_id = Some(id);
+        }
         Ok(result)
     }
 

@@ -4,11 +4,12 @@
 //!
 //! Supported actions: find (`database.queryDocument`, `database.getDocument`), count
 //! (`database.countDocument`, `database.calculateDocument`), insert (`database.addDocument`,
-//! `database.insertDocument`), remove (`database.deleteDocument`, `database.removeDocument`),
-//! and `database.addCollection`.
+//! `database.insertDocument`), update and set (`database.updateDocument`,
+//! `database.modifyDocument` with `merge`, `upsert`, `multi`; `database.modifyAndReturnDoc`),
+//! remove (`database.deleteDocument`, `database.removeDocument`), and `database.addCollection`.
 
 use serde_json::{json, Map, Value};
-use yundb_query::{Projection, Sort};
+use yundb_query::{Projection, Sort, Update};
 
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -101,6 +102,57 @@ pub fn execute(db: &Db, request: &Value) -> Result<Value> {
                 [one] if action.ends_with("addDocument") => json!({"_id": one}),
                 _ => json!({"insertedIds": ids}),
             })
+        }
+        "updateDocument" | "modifyDocument" | "modifyAndReturnDoc" => {
+            let returning = action.ends_with("modifyAndReturnDoc");
+            let mut data = param(&params, "data")?.unwrap_or(Value::Null);
+            yundb_query::value::normalize(&mut data, crate::collection::now_ms())?;
+            let flag =
+                |k: &str, default: bool| params.get(k).and_then(Value::as_bool).unwrap_or(default);
+            let doc_query = params.get("queryType").and_then(Value::as_str) == Some("DOC");
+            let merge = flag("merge", true);
+            let upsert = flag("upsert", false);
+            let multi = flag("multi", false) && !doc_query && !returning;
+            let query = where_query(db, &params)?;
+            let result = if merge {
+                let operators = data
+                    .as_object()
+                    .is_some_and(|m| !m.is_empty() && m.keys().all(|k| k.starts_with('$')));
+                let update = if operators || data.as_object().is_some_and(serde_json::Map::is_empty)
+                {
+                    Update::from_wire(&data)?
+                } else {
+                    Update::from_builder(&data)?
+                };
+                query.modify(&update, multi, upsert)?
+            } else {
+                let query_value = param(&params, "query")?.unwrap_or(Value::Null);
+                let id = query_value
+                    .get("_id")
+                    .cloned()
+                    .ok_or_else(|| invalid("a replacement (merge: false) needs a query on _id"))?;
+                let mut data = data;
+                if let Some(m) = data.as_object_mut() {
+                    if m.get("_id")
+                        .is_some_and(|given| yundb_query::values_equal(given, &id))
+                    {
+                        m.remove("_id");
+                    }
+                }
+                coll.doc(id).replace(data, upsert)?
+            };
+            let mut out = json!({"updated": result.updated, "matched": result.matched, "upserted_id": result.upserted_id});
+            if returning {
+                let doc = match (&result.upserted_id, result.matched) {
+                    (Some(id), _) => coll.doc(id.clone()).get()?,
+                    (None, 0) => None,
+                    (None, _) => where_query(db, &params)?.limit(1).get()?.into_iter().next(),
+                };
+                if let Some(m) = out.as_object_mut() {
+                    m.insert("doc".into(), doc.unwrap_or(Value::Null));
+                }
+            }
+            Ok(out)
         }
         "deleteDocument" | "removeDocument" => {
             let query = where_query(db, &params)?;

@@ -166,3 +166,88 @@ fn multi_document_writes_are_atomic() {
     assert_eq!(r.removed, 10);
     assert_eq!(p.count().unwrap(), 21);
 }
+
+#[test]
+fn typed_commands_and_doc_field() {
+    use yundb::cmd;
+    let db = people();
+    let p = db.collection("p");
+    assert_eq!(
+        p.where_(json!({"age": cmd::gte(10).and(cmd::lt(20))}))
+            .count()
+            .unwrap(),
+        10
+    );
+    assert_eq!(
+        p.where_(json!({"age": cmd::lt(2).or(cmd::gt(27))}))
+            .count()
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        p.where_(json!({"team": cmd::in_(["dev"]), "age": cmd::not(cmd::gt(5))}))
+            .count()
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        p.where_(json!({"profile": {"tags": cmd::all(["a", "odd"])}}))
+            .count()
+            .unwrap(),
+        15
+    );
+    assert_eq!(
+        p.where_(json!({"profile.tags": cmd::size(2), "age": cmd::mod_(10, 0)}))
+            .count()
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        p.where_(json!({"profile.tags": cmd::elem_match(cmd::eq("even"))}))
+            .count()
+            .unwrap(),
+        15
+    );
+    assert_eq!(
+        p.where_(json!({"_id": cmd::regex("^P0[12]$", "i")}))
+            .count()
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        p.where_(json!({"gone": cmd::exists(false), "age": cmd::neq(0)}))
+            .count()
+            .unwrap(),
+        29
+    );
+    assert_eq!(
+        p.where_(cmd::or_where([json!({"age": 1}), json!({"age": 2})]))
+            .count()
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        p.where_(cmd::expr(
+            json!({"$gt": ["$age", {"$multiply": ["$profile.level", 9]}]})
+        ))
+        .count()
+        .unwrap(),
+        14
+    );
+    assert_eq!(
+        p.doc("p05")
+            .field(json!({"age": 1}))
+            .get()
+            .unwrap()
+            .unwrap(),
+        json!({"_id": "p05", "age": 5})
+    );
+    assert_eq!(
+        p.doc("p05")
+            .field(json!({"profile": 0, "team": 0, "_id": 0}))
+            .get()
+            .unwrap()
+            .unwrap(),
+        json!({"age": 5})
+    );
+}

@@ -106,6 +106,35 @@ pub enum UpdateError {
         /// Why.
         reason: &'static str,
     },
+    /// An operator applied to a value of the wrong type (`$inc` on a string, `$push` to a
+    /// non-array).
+    #[error("{op} at `{path}`: {reason}")]
+    TypeMismatch {
+        /// The operator.
+        op: &'static str,
+        /// The concrete path.
+        path: String,
+        /// What was found.
+        reason: String,
+    },
+    /// Arithmetic overflowed a 64-bit integer or produced a non-finite number.
+    #[error("{op} at `{path}` overflows: {reason}")]
+    Overflow {
+        /// The operator.
+        op: &'static str,
+        /// The concrete path.
+        path: String,
+        /// The operands.
+        reason: String,
+    },
+    /// A positional update (`$`, `$[]`) that cannot be resolved against the document.
+    #[error("positional update of `{path}`: {reason}")]
+    Positional {
+        /// The path as written.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// Two paths of one update overlap (`a` and `a.b`).
     #[error("updating the path `{path}` would create a conflict at `{other}`")]
     Conflict {

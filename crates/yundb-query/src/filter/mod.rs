@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::path::FieldPath;
 use crate::regex::MongoRegex;
 
+pub(crate) use eval::get_plain;
 pub use expr::Expr;
 
 /// How deep logical operators, `$not`, `$elemMatch` and `$expr` may nest.
@@ -108,3 +109,20 @@ impl Filter {
 
 #[cfg(test)]
 mod tests;
+
+impl Filter {
+    /// The `path == value` conditions the filter requires at the top level (directly or through
+    /// `$and`): what an upsert seeds a new document with.
+    pub fn equality_fields(&self) -> Vec<(&FieldPath, &Value)> {
+        fn walk<'a>(node: &'a Node, out: &mut Vec<(&'a FieldPath, &'a Value)>) {
+            match node {
+                Node::Path(p, Pred::Cmp(CmpOp::Eq, v)) => out.push((p, v)),
+                Node::And(items) => items.iter().for_each(|n| walk(n, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root, &mut out);
+        out
+    }
+}

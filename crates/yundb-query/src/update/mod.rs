@@ -1,244 +1,130 @@
-//! Updates: compiled once from the builder form (the SDK's plain-object deep merge) or the wire
-//! form (`{"$set": {..}, "$unset": {..}}`), then applied to documents.
+//! Updates: compiled once from the builder form (the SDK's plain-object deep merge plus
+//! commands) or the wire form (`{"$set": {..}, "$inc": {..}, ..}`), then applied to documents.
+//!
+//! Operators: `$set $unset $inc $mul $min $max $rename $push` (with `$each $position $sort
+//! $slice`) `$pop $pull $pullAll $addToSet` (with `$each`) `$bit $currentDate $setOnInsert`.
+//! Builder-form aliases follow the SDK: `$remove` = `$unset`, `$shift` = `$pop: -1`, `$unshift`
+//! = `$push` at position 0, and `$push` with a plain array pushes each element.
+//!
+//! Paths: dot paths create intermediate objects, numeric segments index arrays (padding with
+//! nulls), `arr.$` is the first element the query matched, `arr.$[]` every element.
+//! Arithmetic is checked: an `i64` overflow is an error, as MongoDB's int64 overflow is.
 
 mod apply;
+mod compile;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::error::UpdateError;
-use crate::json::{join, type_name};
+use crate::filter::Filter;
 use crate::path::FieldPath;
-use crate::value::is_value_object;
 
-pub use apply::Applied;
+pub use apply::{Applied, ApplyContext};
+pub use compile::check_replacement;
 
 /// One field operation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Op {
-    /// `$set`: replace the value at the path, creating intermediate objects.
     Set(Value),
-    /// `$unset`: remove the field (an array element becomes `null`).
     Unset,
+    Inc(Value),
+    Mul(Value),
+    Min(Value),
+    Max(Value),
+    Rename(FieldPath),
+    Push(Push),
+    AddToSet(Vec<Value>),
+    Pop { first: bool },
+    Pull(PullCond),
+    PullAll(Vec<Value>),
+    Bit(Vec<(BitOp, i64)>),
+    CurrentDate,
+    SetOnInsert(Value),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+impl Op {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Op::Set(_) => "$set",
+            Op::Unset => "$unset",
+            Op::Inc(_) => "$inc",
+            Op::Mul(_) => "$mul",
+            Op::Min(_) => "$min",
+            Op::Max(_) => "$max",
+            Op::Rename(_) => "$rename",
+            Op::Push(_) => "$push",
+            Op::AddToSet(_) => "$addToSet",
+            Op::Pop { .. } => "$pop",
+            Op::Pull(_) => "$pull",
+            Op::PullAll(_) => "$pullAll",
+            Op::Bit(_) => "$bit",
+            Op::CurrentDate => "$currentDate",
+            Op::SetOnInsert(_) => "$setOnInsert",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Push {
+    pub(crate) each: Vec<Value>,
+    pub(crate) position: Option<i64>,
+    pub(crate) sort: Option<PushSort>,
+    pub(crate) slice: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum PushSort {
+    /// Sort elements by value: `true` ascending.
+    Value(bool),
+    /// Sort by fields of the elements.
+    Fields(crate::sort::Sort),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum PullCond {
+    /// Remove elements equal to the value (a regex value matches strings).
+    Equal(Value),
+    /// Remove elements that match a query (an object condition).
+    Query(Filter),
+    /// Remove elements that satisfy operators (`{"$gte": 6}`).
+    Operators(Filter),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BitOp {
+    And,
+    Or,
+    Xor,
+}
+
+#[derive(Debug, Clone)]
 pub(crate) struct FieldOp {
     pub(crate) path: FieldPath,
     pub(crate) op: Op,
 }
 
 /// A compiled update: field operations on distinct, non-overlapping paths.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Update {
     ops: Vec<FieldOp>,
 }
 
 impl Update {
-    /// Compiles the builder form, as the CloudBase SDK serialises `update({data})`: nested plain
-    /// objects deep-merge through dot paths, arrays and special values replace, `{}` values are
-    /// dropped, command objects (`{"$set": v}`, `{"$unset": ..}`/`{"$remove": ..}`) apply at their
-    /// path, and top-level `$` keys are operator groups as in the wire form.
-    ///
-    /// # Errors
-    /// [`UpdateError::Empty`] when nothing is left to do, a bad path, an `_id` change, a conflict,
-    /// an unknown operator.
-    pub fn from_builder(data: &Value) -> Result<Update, UpdateError> {
-        let map = as_object(data)?;
-        let mut ops = Vec::new();
-        flatten(map, "", &mut ops)?;
-        Update::new(ops)
-    }
-
-    /// Compiles the wire form: every top-level key is an update operator applied to a map of
-    /// paths.
-    ///
-    /// # Errors
-    /// As [`Update::from_builder`]; a non-operator top-level key is
-    /// [`UpdateError::UnknownOperator`].
-    pub fn from_wire(data: &Value) -> Result<Update, UpdateError> {
-        let map = as_object(data)?;
-        let mut ops = Vec::new();
-        for (op, fields) in map {
-            operator_group(op, fields, &mut ops)?;
-        }
-        Update::new(ops)
-    }
-
-    fn new(mut ops: Vec<FieldOp>) -> Result<Update, UpdateError> {
-        if ops.is_empty() {
-            return Err(UpdateError::Empty);
-        }
-        for op in &ops {
-            if op
-                .path
-                .segments()
-                .first()
-                .is_some_and(|s| s.name() == "_id")
-            {
-                return Err(UpdateError::IdChange {
-                    path: op.path.to_string(),
-                });
-            }
-        }
-        // MongoDB 5+ applies field operations in lexicographic path order; sorting also puts
-        // overlapping paths next to each other.
-        ops.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
-        for pair in ops.windows(2) {
-            if let [a, b] = pair {
-                if a.path.is_prefix_of(&b.path) {
-                    return Err(UpdateError::Conflict {
-                        path: b.path.to_string(),
-                        other: a.path.to_string(),
-                    });
-                }
-            }
-        }
-        Ok(Update { ops })
-    }
-
-    /// The paths this update writes, in application order.
+    /// The paths this update writes (for `$rename`, the source), in application order.
     pub fn paths(&self) -> impl Iterator<Item = &FieldPath> {
-        self.ops.iter().map(|o| &o.path)
+        self.ops.iter().flat_map(|o| {
+            let dest = match &o.op {
+                Op::Rename(dest) => Some(dest),
+                _ => None,
+            };
+            std::iter::once(&o.path).chain(dest)
+        })
     }
-}
 
-fn as_object(data: &Value) -> Result<&Map<String, Value>, UpdateError> {
-    match data {
-        Value::Object(m) if m.is_empty() => Err(UpdateError::Empty),
-        Value::Object(m) => Ok(m),
-        other => Err(UpdateError::NotAnObject {
-            got: type_name(other),
-        }),
-    }
-}
-
-fn parse_path(raw: &str) -> Result<FieldPath, UpdateError> {
-    FieldPath::parse(raw).map_err(|e| UpdateError::InvalidPath {
-        path: raw.to_owned(),
-        reason: e.reason(),
-    })
-}
-
-/// Whether an object is a command (`{"$inc": 1}`) rather than data.
-fn is_command(map: &Map<String, Value>) -> bool {
-    !map.is_empty() && map.keys().all(|k| k.starts_with('$')) && !is_value_object(map)
-}
-
-fn flatten(
-    map: &Map<String, Value>,
-    prefix: &str,
-    ops: &mut Vec<FieldOp>,
-) -> Result<(), UpdateError> {
-    for (k, v) in map {
-        if k.starts_with('$') {
-            if prefix.is_empty() {
-                operator_group(k, v, ops)?;
-                continue;
-            }
-            return Err(UpdateError::InvalidPath {
-                path: join(prefix, k),
-                reason: "a field name cannot start with `$`",
-            });
-        }
-        let path = join(prefix, k);
-        match v {
-            Value::Object(m) if m.is_empty() => {}
-            Value::Object(m) if is_command(m) => {
-                if m.len() != 1 {
-                    return Err(UpdateError::BadOperand {
-                        op: "command",
-                        path,
-                        reason: "a command object holds exactly one command".into(),
-                    });
-                }
-                for (op, operand) in m {
-                    field_command(op, &path, operand, ops)?;
-                }
-            }
-            Value::Object(m) if !is_value_object(m) => flatten(m, &path, ops)?,
-            _ => ops.push(FieldOp {
-                path: parse_path(&path)?,
-                op: Op::Set(v.clone()),
-            }),
-        }
-    }
-    Ok(())
-}
-
-/// A builder-form command bound to a field: `{"a": {"$set": v}}`.
-fn field_command(
-    op: &str,
-    path: &str,
-    operand: &Value,
-    ops: &mut Vec<FieldOp>,
-) -> Result<(), UpdateError> {
-    let op = match op {
-        "$set" => Op::Set(operand.clone()),
-        "$unset" | "$remove" => Op::Unset,
-        other => {
-            return Err(UpdateError::UnknownOperator {
-                op: other.to_owned(),
-            })
-        }
-    };
-    ops.push(FieldOp {
-        path: parse_path(path)?,
-        op,
-    });
-    Ok(())
-}
-
-/// A wire-form operator group: `"$set": {"a.b": 1, ..}`.
-fn operator_group(op: &str, fields: &Value, ops: &mut Vec<FieldOp>) -> Result<(), UpdateError> {
-    let known: &'static str = match op {
-        "$set" => "$set",
-        "$unset" => "$unset",
-        other => {
-            return Err(UpdateError::UnknownOperator {
-                op: other.to_owned(),
-            })
-        }
-    };
-    let Value::Object(fields) = fields else {
-        return Err(UpdateError::BadOperand {
-            op: known,
-            path: String::new(),
-            reason: format!("expected an object of paths, got {}", type_name(fields)),
-        });
-    };
-    for (path, operand) in fields {
-        let op = match known {
-            "$set" => Op::Set(operand.clone()),
-            _ => Op::Unset,
-        };
-        ops.push(FieldOp {
-            path: parse_path(path)?,
-            op,
-        });
-    }
-    Ok(())
-}
-
-/// Checks that a replacement document (`set`) holds no update operator anywhere.
-///
-/// # Errors
-/// [`UpdateError::OperatorInReplacement`] naming the first operator found.
-pub fn check_replacement(data: &Value) -> Result<(), UpdateError> {
-    match data {
-        Value::Object(m) => {
-            if is_value_object(m) {
-                return Ok(());
-            }
-            for (k, v) in m {
-                if k.starts_with('$') {
-                    return Err(UpdateError::OperatorInReplacement { op: k.clone() });
-                }
-                check_replacement(v)?;
-            }
-            Ok(())
-        }
-        Value::Array(items) => items.iter().try_for_each(check_replacement),
-        _ => Ok(()),
+    /// Whether the update uses the positional `$` (it then needs the query that matched).
+    pub fn is_positional(&self) -> bool {
+        self.ops
+            .iter()
+            .any(|o| o.path.segments().iter().any(|s| s.name() == "$"))
     }
 }
 
