@@ -151,3 +151,95 @@ pub fn and_where<T: Serialize>(queries: impl IntoIterator<Item = T>) -> Value {
 pub fn nor_where<T: Serialize>(queries: impl IntoIterator<Item = T>) -> Value {
     json!({"$nor": queries.into_iter().map(value).collect::<Vec<_>>()})
 }
+
+/// Update commands (`_.inc(1)`, `_.push(..)`, ...): use them as values in `update` data, e.g.
+/// `json!({"count": cmd::inc(1), "tags": cmd::push(["new"])})`.
+mod update {
+    use serde::Serialize;
+    use serde_json::{json, Value};
+
+    use super::{op, value, Cmd};
+
+    /// Set the field to `v` as a whole (an object replaces, not merges).
+    pub fn set(v: impl Serialize) -> Cmd {
+        op("$set", value(v))
+    }
+    /// Remove the field.
+    pub fn remove() -> Cmd {
+        op("$unset", json!(""))
+    }
+    /// Add `n` (a missing field starts at `n`).
+    pub fn inc(n: impl Serialize) -> Cmd {
+        op("$inc", value(n))
+    }
+    /// Multiply by `n` (a missing field becomes 0).
+    pub fn mul(n: impl Serialize) -> Cmd {
+        op("$mul", value(n))
+    }
+    /// Set to `v` if `v` is smaller.
+    pub fn min(v: impl Serialize) -> Cmd {
+        op("$min", value(v))
+    }
+    /// Set to `v` if `v` is larger.
+    pub fn max(v: impl Serialize) -> Cmd {
+        op("$max", value(v))
+    }
+    /// Rename the field to the dot path `to`.
+    pub fn rename(to: &str) -> Cmd {
+        op("$rename", json!(to))
+    }
+    /// Append each of `values`.
+    pub fn push<T: Serialize>(values: impl IntoIterator<Item = T>) -> Cmd {
+        op(
+            "$push",
+            json!({"$each": values.into_iter().map(value).collect::<Vec<_>>()}),
+        )
+    }
+    /// Push with modifiers: `{"$each": [..], "$position": n, "$sort": 1 | {..}, "$slice": n}`.
+    pub fn push_with(spec: Value) -> Cmd {
+        op("$push", spec)
+    }
+    /// Remove the last element.
+    pub fn pop() -> Cmd {
+        op("$pop", json!(1))
+    }
+    /// Remove the first element.
+    pub fn shift() -> Cmd {
+        op("$pop", json!(-1))
+    }
+    /// Insert each of `values` at the front.
+    pub fn unshift<T: Serialize>(values: impl IntoIterator<Item = T>) -> Cmd {
+        op(
+            "$push",
+            json!({"$each": values.into_iter().map(value).collect::<Vec<_>>(), "$position": 0}),
+        )
+    }
+    /// Remove every element equal to `v`, or matching it when `v` is a condition
+    /// (`cmd::gt(3)`, `{"k": 1}`).
+    pub fn pull(v: impl Serialize) -> Cmd {
+        op("$pull", value(v))
+    }
+    /// Remove every element equal to one of `values`.
+    pub fn pull_all<T: Serialize>(values: impl IntoIterator<Item = T>) -> Cmd {
+        op(
+            "$pullAll",
+            Value::Array(values.into_iter().map(value).collect()),
+        )
+    }
+    /// Append `v` unless an equal element is present.
+    pub fn add_to_set(v: impl Serialize) -> Cmd {
+        op("$addToSet", value(v))
+    }
+    /// Append each of `values` that is not present.
+    pub fn add_each_to_set<T: Serialize>(values: impl IntoIterator<Item = T>) -> Cmd {
+        op(
+            "$addToSet",
+            json!({"$each": values.into_iter().map(value).collect::<Vec<_>>()}),
+        )
+    }
+}
+
+pub use update::{
+    add_each_to_set, add_to_set, inc, max, min, mul, pop, pull, pull_all, push, push_with, remove,
+    rename, set, shift, unshift,
+};

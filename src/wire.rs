@@ -115,9 +115,11 @@ pub fn execute(db: &Db, request: &Value) -> Result<Value> {
             let multi = flag("multi", false) && !doc_query && !returning;
             let query = where_query(db, &params)?;
             let result = if merge {
+                // Operators are evaluated as sent (a plain key beside them is an unknown
+                // modifier); data with no operator at all is a plain-object merge.
                 let operators = data
                     .as_object()
-                    .is_some_and(|m| !m.is_empty() && m.keys().all(|k| k.starts_with('$')));
+                    .is_some_and(|m| m.keys().any(|k| k.starts_with('$')));
                 let update = if operators || data.as_object().is_some_and(serde_json::Map::is_empty)
                 {
                     Update::from_wire(&data)?
