@@ -11,6 +11,7 @@ use yundb_storage::{generate_id, CollectionWriter, IdKey, RecordRead, StorageErr
 use crate::db::{Caller, Db};
 use crate::error::{Error, Result};
 use crate::query::{Query, Where};
+use crate::tx::Tx;
 
 /// The result of an update or a `set`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -110,9 +111,9 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         if prepared.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(|coll| {
+        self.write(|tx| {
             for p in &prepared {
-                coll.insert(&p.key, &p.id, &p.bytes)?;
+                tx.insert(p)?;
             }
             Ok(true)
         })?;
@@ -176,17 +177,21 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
     }
 
     /// Runs `f` on the collection in one write transaction and commits if it reports a change.
-    pub(crate) fn write(
-        &self,
-        f: impl FnOnce(&mut CollectionWriter<'_>) -> Result<bool>,
-    ) -> Result<()> {
-        let txn = self.db.inner.store.begin_write()?;
-        let changed = {
-            let mut coll = self.open_for_write(&txn)?;
-            f(&mut coll)?
+    pub(crate) fn write(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<bool>) -> Result<()> {
+        let inner = &self.db.inner;
+        let _writer = inner.writer.lock();
+        let txn = inner.store.begin_write()?;
+        let watched = inner.hub.is_watched(&self.name);
+        let (changed, changes) = {
+            let mut tx = Tx::new(self.open_for_write(&txn)?, watched);
+            let changed = f(&mut tx)?;
+            (changed, tx.into_changes())
         };
         if changed {
-            txn.commit()?;
+            let seq = txn.commit()?;
+            if let Some(changes) = changes.filter(|c| !c.is_empty()) {
+                crate::watch::publish(&self.db, &self.name, seq, changes)?;
+            }
         }
         Ok(())
     }
@@ -240,6 +245,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
             id,
             openid,
             bytes,
+            doc,
         })
     }
 
@@ -263,6 +269,8 @@ pub(crate) struct Prepared {
     pub(crate) id: Value,
     openid: Option<Value>,
     pub(crate) bytes: Vec<u8>,
+    /// The document as stored.
+    pub(crate) doc: Value,
 }
 
 /// One document of a collection, by `_id`.
@@ -276,6 +284,10 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
     /// The `_id` this refers to.
     pub fn id(&self) -> &Value {
         &self.id
+    }
+
+    pub(crate) fn collection(&self) -> &Collection<T> {
+        &self.coll
     }
 
     /// Projects what [`get`](DocRef::get) returns (`doc(id).field({..})`), as
@@ -326,10 +338,10 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
         let key = IdKey::new(&self.id)?;
         let prepared = self.coll.prepare_new(data, Some(&self.id), now_ms())?;
         let mut result = UpdateResult::default();
-        self.coll.write(|coll| match coll.get(&key)? {
+        self.coll.write(|tx| match tx.get(&key)? {
             None if !upsert => Ok(false),
             None => {
-                coll.insert(&prepared.key, &prepared.id, &prepared.bytes)?;
+                tx.insert(&prepared)?;
                 result.created = 1;
                 result.upserted_id = Some(prepared.id.clone());
                 Ok(true)
@@ -348,7 +360,7 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
                 if yundb_storage::encode(&old) == prepared.bytes {
                     return Ok(false);
                 }
-                coll.replace(&key, &prepared.bytes)?;
+                tx.replace(&prepared, old)?;
                 result.updated = 1;
                 Ok(true)
             }
@@ -382,8 +394,9 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
     pub fn remove(&self) -> Result<RemoveResult> {
         let key = IdKey::new(&self.id)?;
         let mut removed = 0;
-        self.coll.write(|coll| {
-            let existed = coll.remove(&key)?;
+        self.coll.write(|tx| {
+            let before = if tx.watched() { tx.get(&key)? } else { None };
+            let existed = tx.remove(&self.id, before)?;
             removed = u64::from(existed);
             Ok(existed)
         })?;

@@ -1,10 +1,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use yundb_storage::Store;
+use yundb_watch::{Hub, HubOptions};
 
 use crate::collection::Collection;
 use crate::error::{Error, Result};
@@ -30,6 +32,7 @@ pub struct Options {
     pub(crate) max_document_bytes: usize,
     pub(crate) max_depth: usize,
     pub(crate) limits: Limits,
+    pub(crate) watch: HubOptions,
 }
 
 impl Default for Options {
@@ -39,6 +42,7 @@ impl Default for Options {
             max_document_bytes: 16 * 1024 * 1024,
             max_depth: 100,
             limits: Limits::default(),
+            watch: HubOptions::default(),
         }
     }
 }
@@ -77,6 +81,13 @@ impl Builder {
         self
     }
 
+    /// Watch settings: the record cap (default 5,000), how far a subscriber may fall behind
+    /// (default 10,000 changes), the hidden slack of `orderBy` + `limit` windows.
+    pub fn watch_options(mut self, options: HubOptions) -> Self {
+        self.options.watch = options;
+        self
+    }
+
     /// Opens (or creates) the database file at `path`.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Db> {
         Ok(Db::with_store(Store::open(path)?, self.options))
@@ -91,6 +102,10 @@ impl Builder {
 pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) options: Options,
+    /// Held across every write transaction and its publication, and while a watch takes its
+    /// initial result, so that watches see commits in order with no gap.
+    pub(crate) writer: Mutex<()>,
+    pub(crate) hub: Hub,
 }
 
 /// A yundb database: named collections of JSON records in one redb file, or in memory.
@@ -129,8 +144,14 @@ impl Db {
     }
 
     fn with_store(store: Store, options: Options) -> Db {
+        let hub = Hub::new(options.watch);
         Db {
-            inner: Arc::new(Inner { store, options }),
+            inner: Arc::new(Inner {
+                store,
+                options,
+                writer: Mutex::new(()),
+                hub,
+            }),
             caller: Caller::Admin,
         }
     }
@@ -182,6 +203,7 @@ impl Db {
     /// `DATABASE_PERMISSION_DENIED` for user callers.
     pub fn create_collection(&self, name: &str) -> Result<()> {
         self.require_admin("create collections")?;
+        let _writer = self.inner.writer.lock();
         let txn = self.inner.store.begin_write()?;
         txn.create_collection(name, &Value::Object(serde_json::Map::new()))?;
         txn.commit()?;
@@ -191,12 +213,20 @@ impl Db {
     /// Drops a collection and its records. Returns whether it existed.
     pub fn drop_collection(&self, name: &str) -> Result<bool> {
         self.require_admin("drop collections")?;
+        let _writer = self.inner.writer.lock();
         let txn = self.inner.store.begin_write()?;
         let existed = txn.drop_collection(name)?;
         if existed {
-            txn.commit()?;
+            let seq = txn.commit()?;
+            crate::watch::publish_drop(self, name, seq);
         }
         Ok(existed)
+    }
+
+    /// Waits until every committed change has reached the watches (their snapshots are then
+    /// waiting in each subscription). Useful in tests.
+    pub fn flush_watches(&self) {
+        self.inner.hub.flush();
     }
 
     /// The names of all collections, sorted.

@@ -27,6 +27,9 @@ pub enum Error {
         /// What went wrong.
         source: UpdateError,
     },
+    /// A watch could not start or ended.
+    #[error(transparent)]
+    Watch(#[from] yundb_watch::WatchError),
     /// The caller may not do this.
     #[error("database permission denied: {reason}")]
     PermissionDenied {
@@ -66,6 +69,10 @@ impl Error {
                 _ => "INVALID_PARAM",
             },
             Error::PermissionDenied { .. } => "DATABASE_PERMISSION_DENIED",
+            Error::Watch(yundb_watch::WatchError::TooManyRecords { .. }) => {
+                "DATABASE_REQUEST_FAILED"
+            }
+            Error::Watch(_) => "SYS_ERR",
         }
     }
 

@@ -30,6 +30,8 @@ mod collection;
 mod db;
 mod error;
 mod query;
+mod tx;
+mod watch;
 pub mod wire;
 
 pub use collection::{Collection, DocRef, RemoveResult, UpdateResult};
@@ -38,6 +40,9 @@ pub use error::{Error, Result};
 pub use query::{Limits, Query};
 pub use yundb_query::{QueryError, UpdateError, ValueError};
 pub use yundb_storage::{generate_id, StorageError};
+pub use yundb_watch::{
+    CallbackWatch, DataType, DocChange, HubOptions, QueueType, Snapshot, Subscription, WatchError,
+};
 
 /// The README's example runs as a doctest.
 #[doc = include_str!("../README.md")]

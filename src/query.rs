@@ -198,6 +198,14 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
         })
     }
 
+    pub(crate) fn watch_parts(&self) -> (u64, Option<u64>, bool) {
+        (self.skip, self.limit, self.projection.is_some())
+    }
+
+    pub(crate) fn collection(&self) -> &Collection<T> {
+        &self.coll
+    }
+
     /// Runs the query and returns the matching documents.
     pub fn get(&self) -> Result<Vec<T>> {
         let plan = self.plan()?;
@@ -275,9 +283,10 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
         let now = now_ms();
         let mut result = UpdateResult::default();
         let mut insert = None;
-        self.coll.write(|coll| {
-            let targets = matching(coll, &plan.filter, (!multi).then_some(1))?;
+        self.coll.write(|tx| {
+            let targets = matching(tx.reader(), &plan.filter, (!multi).then_some(1))?;
             for mut doc in targets {
+                let before = tx.watched().then(|| doc.clone());
                 result.matched += 1;
                 let id = doc.get("_id").cloned().unwrap_or(Value::Null);
                 let ctx = ApplyContext {
@@ -294,7 +303,7 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
                         })?;
                 if applied.changed() {
                     let bytes = self.coll.check_and_encode(&doc)?;
-                    coll.replace(&IdKey::new(&id)?, &bytes)?;
+                    tx.update(&id, &bytes, before, &doc, applied)?;
                     result.updated += 1;
                 }
             }
@@ -314,7 +323,7 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
                 update.apply_with(&mut doc, &ctx)?;
                 let id = doc.get("_id").cloned();
                 let prepared = self.coll.prepare_new(doc, id.as_ref(), now)?;
-                coll.insert(&prepared.key, &prepared.id, &prepared.bytes)?;
+                tx.insert(&prepared)?;
                 insert = Some(prepared.id);
             }
             Ok(result.updated > 0 || insert.is_some())
@@ -330,10 +339,10 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
     pub fn remove(&self) -> Result<RemoveResult> {
         let plan = self.plan()?;
         let mut removed = 0;
-        self.coll.write(|coll| {
-            for doc in matching(coll, &plan.filter, None)? {
+        self.coll.write(|tx| {
+            for doc in matching(tx.reader(), &plan.filter, None)? {
                 let id = doc.get("_id").cloned().unwrap_or(Value::Null);
-                if coll.remove(&IdKey::new(&id)?)? {
+                if tx.remove(&id, Some(doc))? {
                     removed += 1;
                 }
             }

@@ -21,7 +21,7 @@ pub mod value;
 
 pub use compare::{bracket, cmp_opt, cmp_values, values_equal, Bracket};
 pub use error::{QueryError, UpdateError, ValueError};
-pub use filter::{Expr, Filter, MAX_NESTING};
+pub use filter::{values_at, Expr, Filter, MAX_NESTING};
 pub use json::type_name;
 pub use path::{FieldPath, PathError, Segment};
 pub use projection::Projection;

@@ -126,3 +126,16 @@ impl Filter {
         out
     }
 }
+
+/// Calls `f` with every value the path reaches in `doc`, with MongoDB's matcher traversal
+/// (array elements and the arrays themselves): the values an equality on the path compares.
+pub fn values_at(doc: &Value, path: &FieldPath, f: &mut dyn FnMut(&Value)) {
+    if let Value::Object(map) = doc {
+        eval::visit(map, path.segments(), eval::Leaf::Traverse, &mut |v| {
+            if let Some(v) = v {
+                f(v);
+            }
+            false
+        });
+    }
+}
