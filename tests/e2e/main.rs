@@ -3,3 +3,4 @@
 mod documents;
 mod query;
 mod update;
+mod watch;

@@ -1,47 +1,222 @@
 //! `yundb`: the command-line tool.
 #![forbid(unsafe_code)]
 
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use yundb::Db;
 
-const USAGE: &str = "\
-yundb — an embedded CloudBase-compatible JSON document database
+/// yundb — an embedded CloudBase-compatible JSON document database.
+#[derive(Parser)]
+#[command(name = "yundb", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-Usage:
-  yundb demo [--path FILE]   Walk through creating a database, adding and reading books.
-                             Without --path the database lives in a temporary directory.
-  yundb help                 Show this text.
-";
+#[derive(Subcommand)]
+enum Command {
+    /// Walk through a database: collections, documents, queries, updates, a watch.
+    Demo {
+        /// The database file (default: a temporary directory).
+        #[arg(long)]
+        path: Option<PathBuf>,
+    },
+    /// Run CloudBase wire requests (`{"action": "database.getDocument", "params": {..}}`), one
+    /// per argument or, without arguments, one JSON per line of standard input; print each
+    /// response's data as one JSON line.
+    Exec {
+        /// The database file.
+        #[arg(long)]
+        path: PathBuf,
+        /// Run as this client user instead of admin.
+        #[arg(long)]
+        as_user: Option<String>,
+        /// Requests (JSON).
+        requests: Vec<String>,
+    },
+    /// Watch a query and print each snapshot as one JSON line. Wire requests read from standard
+    /// input (one JSON per line) run against the same database, so their changes appear; the
+    /// command ends at the end of input. (A redb file is written by one process at a time,
+    /// which is why the writes come through this process.)
+    Watch {
+        /// The database file.
+        #[arg(long)]
+        path: PathBuf,
+        /// The collection.
+        collection: String,
+        /// The where-clause (builder form JSON).
+        #[arg(long = "where")]
+        filter: Option<String>,
+        /// Sort keys, `field:asc` or `field:desc`, repeatable.
+        #[arg(long = "order-by")]
+        order_by: Vec<String>,
+        /// Window size.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Watch as this client user instead of admin.
+        #[arg(long)]
+        as_user: Option<String>,
+    },
+    /// List the collections.
+    Collections {
+        /// The database file.
+        #[arg(long)]
+        path: PathBuf,
+    },
+    /// Create a collection.
+    CreateCollection {
+        /// The database file.
+        #[arg(long)]
+        path: PathBuf,
+        /// Its name.
+        name: String,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("demo") => parse_path(args.get(1..).unwrap_or_default())
-            .and_then(|p| demo(p).map_err(|e| e.to_string())),
-        Some("help" | "--help" | "-h") | None => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
-    };
+    let cli = Cli::parse();
+    let result =
+        match cli.command {
+            Command::Demo { path } => demo(path),
+            Command::Exec {
+                path,
+                as_user,
+                requests,
+            } => exec(&path, as_user, &requests),
+            Command::Watch {
+                path,
+                collection,
+                filter,
+                order_by,
+                limit,
+                as_user,
+            } => watch(
+                &path,
+                &collection,
+                filter.as_deref(),
+                &order_by,
+                limit,
+                as_user,
+            ),
+            Command::Collections { path } => Db::open(&path)
+                .and_then(|db| db.list_collections())
+                .map(|names| {
+                    for n in names {
+                        println!("{n}");
+                    }
+                }),
+            Command::CreateCollection { path, name } => {
+                Db::open(&path).and_then(|db| db.create_collection(&name))
+            }
+        };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {} ({})", e, e.code());
             ExitCode::FAILURE
         }
     }
 }
 
-fn parse_path(args: &[String]) -> Result<Option<PathBuf>, String> {
-    match args {
-        [] => Ok(None),
-        [flag, path] if flag == "--path" => Ok(Some(PathBuf::from(path))),
-        _ => Err(format!("expected `--path FILE`, got `{}`", args.join(" "))),
+fn as_caller(db: &Db, user: Option<String>) -> Db {
+    match user {
+        Some(openid) => db.as_user(openid),
+        None => db.as_admin(),
     }
+}
+
+fn parse_json(text: &str, what: &str) -> yundb::Result<Value> {
+    serde_json::from_str(text).map_err(|e| yundb::Error::InvalidParam {
+        reason: format!("{what} is not valid JSON: {e}"),
+    })
+}
+
+/// Runs one wire request and prints `{"data": ..}` or `{"code": .., "message": ..}`.
+fn run_request(db: &Db, line: &str, out: &mut impl Write) -> std::io::Result<()> {
+    let response = match parse_json(line, "the request").and_then(|r| yundb::wire::execute(db, &r))
+    {
+        Ok(data) => json!({"data": data}),
+        Err(e) => json!({"code": e.code(), "message": e.to_string()}),
+    };
+    writeln!(out, "{response}")
+}
+
+fn exec(path: &PathBuf, user: Option<String>, requests: &[String]) -> yundb::Result<()> {
+    let db = as_caller(&Db::open(path)?, user);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let io = |e: std::io::Error| yundb::Error::InvalidParam {
+        reason: format!("i/o error: {e}"),
+    };
+    if requests.is_empty() {
+        for line in std::io::stdin().lock().lines() {
+            let line = line.map_err(io)?;
+            if !line.trim().is_empty() {
+                run_request(&db, &line, &mut out).map_err(io)?;
+            }
+        }
+    } else {
+        for r in requests {
+            run_request(&db, r, &mut out).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+fn watch(
+    path: &PathBuf,
+    collection: &str,
+    filter: Option<&str>,
+    order_by: &[String],
+    limit: Option<u64>,
+    user: Option<String>,
+) -> yundb::Result<()> {
+    let db = Db::open(path)?;
+    let watcher = as_caller(&db, user);
+    let coll = watcher.collection(collection);
+    let mut query = match filter {
+        Some(f) => coll.where_(parse_json(f, "--where")?),
+        None => coll.query(),
+    };
+    for key in order_by {
+        let (field, dir) = key.rsplit_once(':').unwrap_or((key.as_str(), "asc"));
+        query = query.order_by(field, dir);
+    }
+    if let Some(n) = limit {
+        query = query.limit(n);
+    }
+    let sub = query.watch()?;
+    let io = |e: std::io::Error| yundb::Error::InvalidParam {
+        reason: format!("i/o error: {e}"),
+    };
+    let stdout = std::io::stdout();
+    let print = |sub: &yundb::Subscription| -> yundb::Result<()> {
+        let mut out = stdout.lock();
+        while let Some(s) = sub.try_recv()? {
+            writeln!(out, "{}", s.to_json()).map_err(io)?;
+        }
+        out.flush().map_err(io)
+    };
+    print(&sub)?;
+    let mut sink = std::io::sink();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(io)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        // Requests run as admin; their responses go to standard error.
+        let mut response = Vec::new();
+        run_request(&db, &line, &mut response).map_err(io)?;
+        let _ = std::io::stderr().write_all(&response);
+        let _ = sink.flush();
+        db.flush_watches();
+        print(&sub)?;
+    }
+    Ok(())
 }
 
 fn show(label: &str, value: &Value) {
@@ -140,8 +315,65 @@ fn demo(path: Option<PathBuf>) -> Result<(), yundb::Error> {
         Ok(_) => println!("   (unexpected: a forged _openid was accepted)\n"),
     }
 
+    println!("8. Watch the books sorted by year (newest first), window of 2:");
+    let watch = books
+        .query()
+        .order_by("publishInfo.year", "desc")
+        .limit(2)
+        .watch()?;
+    let show_snapshot = |label: &str| -> yundb::Result<()> {
+        db.flush_watches();
+        let mut any = false;
+        while let Some(s) = watch.try_recv()? {
+            any = true;
+            let changes: Vec<String> = s
+                .doc_changes
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {}/{}",
+                        c.doc_id
+                            .as_str()
+                            .map_or_else(|| c.doc_id.to_string(), str::to_owned),
+                        serde_json::to_value(c.data_type)
+                            .unwrap_or_default()
+                            .as_str()
+                            .unwrap_or("?"),
+                        serde_json::to_value(c.queue_type)
+                            .unwrap_or_default()
+                            .as_str()
+                            .unwrap_or("?")
+                    )
+                })
+                .collect();
+            let titles: Vec<&str> = s
+                .docs
+                .iter()
+                .filter_map(|d| d.get("title").and_then(Value::as_str))
+                .collect();
+            println!(
+                "   {label}: snapshot {} docs {titles:?}\n      changes {changes:?}",
+                s.id
+            );
+        }
+        if !any {
+            println!("   {label}: no snapshot (the watched result did not change)");
+        }
+        Ok(())
+    };
+    show_snapshot("initial")?;
+    books.add(json!({"_id": "new-2015", "title": "The Wandering Earth (film tie-in)", "publishInfo": {"year": 2015}}))?;
+    show_snapshot("after adding a 2015 book")?;
+    books
+        .doc("new-2015")
+        .update(json!({"publishInfo": {"year": 1950}}))?;
+    show_snapshot("after moving it to 1950")?;
+    books.doc("new-2015").remove()?;
+    show_snapshot("after removing it")?;
+    drop(watch);
+
     println!(
-        "7. {} books stored; commit sequence number {}",
+        "\n9. {} books stored; commit sequence number {}",
         books.count()?,
         db.seq()?
     );

@@ -1,0 +1,90 @@
+//! The `yundb` binary end to end.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn yundb() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_yundb"))
+}
+
+#[test]
+fn demo_runs() {
+    let out = yundb().arg("demo").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "The Three-Body Problem",
+        "DATABASE_PERMISSION_DENIED",
+        "limit/dequeue",
+        "update/dequeue",
+        "books published in China",
+    ] {
+        assert!(
+            text.contains(needle),
+            "demo output lacks {needle:?}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn exec_and_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.redb");
+    let db = db.to_str().unwrap();
+    assert!(yundb()
+        .args(["create-collection", "--path", db, "todos"])
+        .status()
+        .unwrap()
+        .success());
+    let out = yundb()
+        .args(["exec", "--path", db, r#"{"action":"database.insertDocument","params":{"collectionName":"todos","data":[{"_id":"a","done":false}]}}"#, r#"{"action":"database.getDocument","params":{"collectionName":"todos","query":{}}}"#, r#"{"action":"database.nope","params":{"collectionName":"todos"}}"#])
+        .output()
+        .unwrap();
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[1]["data"]["list"][0]["_id"], "a");
+    assert_eq!(lines[2]["code"], "INVALID_PARAM");
+
+    let mut child = yundb()
+        .args([
+            "watch",
+            "--path",
+            db,
+            "todos",
+            "--where",
+            r#"{"done": false}"#,
+            "--order-by",
+            "_id:asc",
+            "--limit",
+            "5",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"action\":\"database.insertDocument\",\"params\":{\"collectionName\":\"todos\",\"data\":[{\"_id\":\"b\",\"done\":false}]}}\n{\"action\":\"database.removeDocument\",\"params\":{\"collectionName\":\"todos\",\"queryType\":\"DOC\",\"query\":{\"_id\":\"a\"}}}\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let snaps: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(snaps.len(), 3, "{snaps:?}");
+    assert_eq!(snaps[0]["type"], "init");
+    assert_eq!(snaps[1]["docChanges"][0]["dataType"], "add");
+    assert_eq!(snaps[2]["docChanges"][0]["queueType"], "dequeue");
+    assert_eq!(snaps[2]["docs"][0]["_id"], "b");
+}
