@@ -15,6 +15,7 @@ mod path;
 mod projection;
 mod regex;
 pub mod replay;
+pub mod rules;
 mod sort;
 mod update;
 pub mod value;
