@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use yundb_query::{check_replacement, type_name, value, Update, UpdateError};
 use yundb_storage::{generate_id, CollectionWriter, IdKey, RecordRead, StorageError, WriteTxn};
 
+use crate::access::WriteKind;
 use crate::db::{Caller, Db};
 use crate::error::{Error, Result};
 use crate::query::{Query, Where};
@@ -111,6 +112,10 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         if prepared.is_empty() {
             return Ok(Vec::new());
         }
+        let mode = self.db.mode(&self.name)?;
+        for p in &prepared {
+            self.db.check_create(&mode, &p.doc)?;
+        }
         self.write(|tx| {
             for p in &prepared {
                 tx.insert(p)?;
@@ -122,6 +127,9 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
 
     /// The number of documents.
     pub fn count(&self) -> Result<u64> {
+        if let Caller::User { .. } = &self.db.caller {
+            return self.query().count();
+        }
         let read = self.db.inner.store.begin_read()?;
         Ok(read.collection(&self.name)?.len()?)
     }
@@ -209,6 +217,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
     /// Normalises and checks a new document, assigns its `_id` and stamps `_openid`.
     pub(crate) fn prepare_new(&self, doc: Value, id: Option<&Value>, now: i64) -> Result<Prepared> {
         let mut doc = doc;
+        self.db.fill_placeholder(&mut doc);
         value::normalize(&mut doc, now)?;
         let Value::Object(mut map) = doc else {
             return Err(Error::InvalidParam {
@@ -300,26 +309,15 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
 
     /// Reads the document, or `None` if there is none with this `_id`.
     pub fn get(&self) -> Result<Option<T>> {
-        let projection = match &self.projection {
-            None => None,
-            Some(p) => {
-                let mut p = p.clone();
-                value::normalize(&mut p, now_ms())?;
-                Some(yundb_query::Projection::new(&p)?)
-            }
-        };
-        let key = IdKey::new(&self.id)?;
-        let read = self.coll.db.inner.store.begin_read()?;
-        match read.collection(&self.coll.name)?.get(&key)? {
-            None => Ok(None),
-            Some(doc) => {
-                let doc = match &projection {
-                    Some(p) => p.apply(&doc),
-                    None => doc,
-                };
-                Ok(Some(serde_json::from_value(doc)?))
-            }
+        IdKey::new(&self.id)?;
+        let mut query = self
+            .coll
+            .where_wire(serde_json::json!({"_id": self.id.clone()}))
+            .limit(1);
+        if let Some(p) = &self.projection {
+            query = query.field(p.clone());
         }
+        Ok(query.get()?.into_iter().next())
     }
 
     /// Replaces the document with `doc` (keeping `_id`), creating it if it does not exist.
@@ -335,20 +333,28 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
     /// Replaces the document with `data`; creates it when missing only if `upsert`.
     pub(crate) fn replace(&self, data: Value, upsert: bool) -> Result<UpdateResult> {
         check_replacement(&data)?;
+        let db = &self.coll.db;
         let key = IdKey::new(&self.id)?;
         let prepared = self.coll.prepare_new(data, Some(&self.id), now_ms())?;
+        let mode = db.mode(&self.coll.name)?;
+        let filter = yundb_query::Filter::from_wire(&serde_json::json!({"_id": self.id.clone()}))?;
+        let gate = db.write_gate(&mode, WriteKind::Update, &filter, true, &prepared.doc)?;
         let mut result = UpdateResult::default();
         self.coll.write(|tx| match tx.get(&key)? {
             None if !upsert => Ok(false),
             None => {
+                db.check_create(&mode, &prepared.doc)?;
                 tx.insert(&prepared)?;
                 result.created = 1;
                 result.upserted_id = Some(prepared.id.clone());
                 Ok(true)
             }
+            // Someone else's record: the implicit owner filter (or the rule) leaves it out, so
+            // nothing matches and, as the record exists, nothing is created either.
+            Some(old) if !gate.allows(&|c, id| db.lookup(c, id), &old) => Ok(false),
             Some(old) => {
                 result.matched = 1;
-                if let Caller::User { .. } = &self.coll.db.caller {
+                if let Caller::User { .. } = &db.caller {
                     // The stamped `_openid` must be the record's: a user never takes over
                     // someone else's record, nor strips its owner.
                     if old.get("_openid") != prepared.openid.as_ref() {
@@ -377,6 +383,7 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
     /// touches `_openid`; `DATABASE_REQUEST_FAILED` for paths that cannot be applied.
     pub fn update(&self, patch: impl Serialize) -> Result<UpdateResult> {
         let mut patch = serde_json::to_value(patch)?;
+        self.coll.db.fill_placeholder(&mut patch);
         value::normalize(&mut patch, now_ms())?;
         let update = Update::from_builder(&patch)?;
         self.modify(&update)
@@ -386,20 +393,15 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
         IdKey::new(&self.id)?;
         self.coll
             .where_wire(serde_json::json!({"_id": self.id.clone()}))
-            .modify(update, false, false)
+            .modify(update, false, false, true)
     }
 
     /// Removes the document. A missing document is not an error: the result reports
     /// `removed: 0`.
     pub fn remove(&self) -> Result<RemoveResult> {
-        let key = IdKey::new(&self.id)?;
-        let mut removed = 0;
-        self.coll.write(|tx| {
-            let before = if tx.watched() { tx.get(&key)? } else { None };
-            let existed = tx.remove(&self.id, before)?;
-            removed = u64::from(existed);
-            Ok(existed)
-        })?;
-        Ok(RemoveResult { removed })
+        IdKey::new(&self.id)?;
+        self.coll
+            .where_wire(serde_json::json!({"_id": self.id.clone()}))
+            .remove_by(true)
     }
 }

@@ -4,10 +4,11 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use yundb_storage::Store;
 use yundb_watch::{Hub, HubOptions};
 
+use crate::access::{Permission, RuleCache};
 use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::query::Limits;
@@ -33,6 +34,7 @@ pub struct Options {
     pub(crate) max_depth: usize,
     pub(crate) limits: Limits,
     pub(crate) watch: HubOptions,
+    pub(crate) default_permission: Permission,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             max_depth: 100,
             limits: Limits::default(),
             watch: HubOptions::default(),
+            default_permission: Permission::Private,
         }
     }
 }
@@ -88,6 +91,13 @@ impl Builder {
         self
     }
 
+    /// The permission of collections created without one (default: PRIVATE, CloudBase's
+    /// "仅创建者可读写", the strictest mode in which clients still use their own records).
+    pub fn default_permission(mut self, permission: Permission) -> Self {
+        self.options.default_permission = permission;
+        self
+    }
+
     /// Opens (or creates) the database file at `path`.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Db> {
         Ok(Db::with_store(Store::open(path)?, self.options))
@@ -106,6 +116,7 @@ pub(crate) struct Inner {
     /// initial result, so that watches see commits in order with no gap.
     pub(crate) writer: Mutex<()>,
     pub(crate) hub: Hub,
+    pub(crate) rules: RuleCache,
 }
 
 /// A yundb database: named collections of JSON records in one redb file, or in memory.
@@ -151,6 +162,7 @@ impl Db {
                 options,
                 writer: Mutex::new(()),
                 hub,
+                rules: RuleCache::default(),
             }),
             caller: Caller::Admin,
         }
@@ -202,11 +214,59 @@ impl Db {
     /// `INVALID_PARAM` for a bad name, `DATABASE_REQUEST_FAILED` if it exists,
     /// `DATABASE_PERMISSION_DENIED` for user callers.
     pub fn create_collection(&self, name: &str) -> Result<()> {
+        self.create_collection_with(name, self.inner.options.default_permission.clone())
+    }
+
+    /// Creates a collection with a permission.
+    pub fn create_collection_with(&self, name: &str, permission: Permission) -> Result<()> {
         self.require_admin("create collections")?;
+        let permission = Permission::from_json(&permission.to_json())?;
         let _writer = self.inner.writer.lock();
         let txn = self.inner.store.begin_write()?;
-        txn.create_collection(name, &Value::Object(serde_json::Map::new()))?;
+        txn.create_collection(name, &json!({"permission": permission.to_json()}))?;
         txn.commit()?;
+        Ok(())
+    }
+
+    /// A collection's permission.
+    ///
+    /// # Errors
+    /// `DATABASE_COLLECTION_NOT_EXIST`.
+    pub fn permission(&self, name: &str) -> Result<Permission> {
+        let Some(options) = self.inner.store.begin_read()?.collection_options(name)? else {
+            if self.inner.options.auto_create {
+                // Created on first write, with the default permission.
+                return Ok(self.inner.options.default_permission.clone());
+            }
+            return Err(yundb_storage::StorageError::CollectionNotFound {
+                name: name.to_owned(),
+            }
+            .into());
+        };
+        match options.get("permission") {
+            None => Ok(self.inner.options.default_permission.clone()),
+            Some(p) => Permission::from_json(p),
+        }
+    }
+
+    /// Changes a collection's permission (admin only). Client watches on it end with
+    /// `WatchError::PermissionChanged`; admin watches go on.
+    pub fn set_permission(&self, name: &str, permission: Permission) -> Result<()> {
+        self.require_admin("change permissions")?;
+        let permission = Permission::from_json(&permission.to_json())?;
+        let _writer = self.inner.writer.lock();
+        let txn = self.inner.store.begin_write()?;
+        let mut options = txn.collection_options(name)?.ok_or_else(|| {
+            yundb_storage::StorageError::CollectionNotFound {
+                name: name.to_owned(),
+            }
+        })?;
+        if let Some(m) = options.as_object_mut() {
+            m.insert("permission".into(), permission.to_json());
+        }
+        txn.set_collection_options(name, &options)?;
+        txn.commit()?;
+        self.inner.hub.end_client_watches(name);
         Ok(())
     }
 

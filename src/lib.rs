@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod access;
 pub mod cmd;
 mod collection;
 mod db;
@@ -34,6 +35,7 @@ mod tx;
 mod watch;
 pub mod wire;
 
+pub use access::Permission;
 pub use collection::{Collection, DocRef, RemoveResult, UpdateResult};
 pub use db::{Builder, Caller, Db, Options};
 pub use error::{Error, Result};

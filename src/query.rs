@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use yundb_query::{value, ApplyContext, Direction, Filter, Projection, QueryError, Sort, Update};
 use yundb_storage::{IdKey, RecordRead};
 
+use crate::access::{Gate, Mode, WriteKind};
 use crate::collection::{now_ms, Collection, RemoveResult, UpdateResult};
 use crate::db::Caller;
 use crate::error::{Error, Result};
@@ -93,6 +94,17 @@ impl<T> Clone for Query<T> {
     }
 }
 
+/// What a query is about to do, for the access check.
+#[derive(Clone, Copy)]
+pub(crate) enum Intent<'a> {
+    Read,
+    Write {
+        kind: WriteKind,
+        by_doc: bool,
+        data: &'a Value,
+    },
+}
+
 /// The compiled parts of a query.
 pub(crate) struct Plan {
     pub(crate) filter: Filter,
@@ -100,6 +112,9 @@ pub(crate) struct Plan {
     pub(crate) skip: u64,
     pub(crate) limit: Option<u64>,
     pub(crate) projection: Option<Projection>,
+    /// What the caller may see or touch, record by record.
+    pub(crate) gate: Gate,
+    pub(crate) mode: Mode,
 }
 
 impl<T: Serialize + DeserializeOwned> Query<T> {
@@ -149,20 +164,38 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
         self
     }
 
-    pub(crate) fn plan(&self) -> Result<Plan> {
+    fn compile_where(&self, extra: Option<Value>) -> Result<Filter> {
         let now = now_ms();
-        let filter = match &self.filter {
-            None => Filter::all(),
-            Some(Where::Builder(q)) => {
-                let mut q = q.clone();
-                value::normalize(&mut q, now).map_err(QueryError::from)?;
-                Filter::from_builder(&q)?
+        let (builder, mut q) = match &self.filter {
+            None => (false, Value::Object(Map::new())),
+            Some(Where::Builder(q)) => (true, q.clone()),
+            Some(Where::Wire(q)) => (false, q.clone()),
+        };
+        self.coll.db().fill_placeholder(&mut q);
+        value::normalize(&mut q, now).map_err(QueryError::from)?;
+        if let Some(cond) = extra {
+            q = json!({"$and": [q, cond]});
+        }
+        Ok(if builder {
+            Filter::from_builder(&q)?
+        } else {
+            Filter::from_wire(&q)?
+        })
+    }
+
+    pub(crate) fn plan(&self, intent: Intent<'_>) -> Result<Plan> {
+        let db = self.coll.db();
+        let filter = self.compile_where(None)?;
+        let mode = db.mode(self.coll.name())?;
+        let gate = match intent {
+            Intent::Read => db.read_gate(&mode, &filter)?,
+            Intent::Write { kind, by_doc, data } => {
+                db.write_gate(&mode, kind, &filter, by_doc, data)?
             }
-            Some(Where::Wire(q)) => {
-                let mut q = q.clone();
-                value::normalize(&mut q, now).map_err(QueryError::from)?;
-                Filter::from_wire(&q)?
-            }
+        };
+        let filter = match gate.owner_condition() {
+            Some(cond) => self.compile_where(Some(cond))?,
+            None => filter,
         };
         if let Some((bad, _)) = self.order.iter().find(|(p, _)| p.starts_with('\u{0}')) {
             return Err(QueryError::BadSort {
@@ -178,23 +211,19 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
             None => None,
             Some(p) => {
                 let mut p = p.clone();
-                value::normalize(&mut p, now).map_err(QueryError::from)?;
+                value::normalize(&mut p, now_ms()).map_err(QueryError::from)?;
                 Some(Projection::new(&p)?)
             }
         };
-        let limit = self
-            .coll
-            .db()
-            .inner
-            .options
-            .limits
-            .effective(&self.coll.db().caller, self.limit);
+        let limit = db.inner.options.limits.effective(&db.caller, self.limit);
         Ok(Plan {
             filter,
             sort,
             skip: self.skip,
             limit,
             projection,
+            gate,
+            mode,
         })
     }
 
@@ -208,15 +237,19 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
 
     /// Runs the query and returns the matching documents.
     pub fn get(&self) -> Result<Vec<T>> {
-        let plan = self.plan()?;
-        let read = self.coll.db().inner.store.begin_read()?;
+        let plan = self.plan(Intent::Read)?;
+        let db = self.coll.db();
+        let read = db.inner.store.begin_read()?;
         let coll = read.collection(self.coll.name())?;
+        let cap = plan
+            .sort
+            .is_empty()
+            .then_some(plan.skip.saturating_add(plan.limit.unwrap_or(u64::MAX)));
         let mut docs = matching(
             &coll,
             &plan.filter,
-            plan.sort
-                .is_empty()
-                .then_some(plan.skip.saturating_add(plan.limit.unwrap_or(u64::MAX))),
+            &|d| plan.gate.allows(&|c, id| db.lookup(c, id), d),
+            cap,
         )?;
         if !plan.sort.is_empty() {
             docs.sort_by(|a, b| plan.sort.compare(a, b));
@@ -240,14 +273,20 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
 
     /// The number of matching documents (skip and limit do not apply).
     pub fn count(&self) -> Result<u64> {
-        let plan = self.plan()?;
-        let read = self.coll.db().inner.store.begin_read()?;
+        let plan = self.plan(Intent::Read)?;
+        let db = self.coll.db();
+        let read = db.inner.store.begin_read()?;
         let coll = read.collection(self.coll.name())?;
         let mut n = 0u64;
-        scan_matching(&coll, &plan.filter, &mut |_| {
-            n += 1;
-            true
-        })?;
+        scan_matching(
+            &coll,
+            &plan.filter,
+            &|d| plan.gate.allows(&|c, id| db.lookup(c, id), d),
+            &mut |_| {
+                n += 1;
+                true
+            },
+        )?;
         Ok(n)
     }
 
@@ -264,27 +303,40 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
 
     fn update_matching(&self, patch: impl Serialize, multi: bool) -> Result<UpdateResult> {
         let mut patch = serde_json::to_value(patch)?;
+        self.coll.db().fill_placeholder(&mut patch);
         value::normalize(&mut patch, now_ms())?;
         let update = Update::from_builder(&patch)?;
-        self.modify(&update, multi, false)
+        self.modify(&update, multi, false, false)
     }
 
     /// Applies a compiled update to the matching documents (all of them, or the first one) in
     /// one transaction; with `upsert`, inserts a document built from the query's equality
-    /// conditions when nothing matches.
+    /// conditions when nothing matches. `by_doc`: the request names one record (`doc(id)`).
     pub(crate) fn modify(
         &self,
         update: &Update,
         multi: bool,
         upsert: bool,
+        by_doc: bool,
     ) -> Result<UpdateResult> {
         self.coll.check_user_update(update)?;
-        let plan = self.plan()?;
+        let data = update.set_fields();
+        let plan = self.plan(Intent::Write {
+            kind: WriteKind::Update,
+            by_doc,
+            data: &data,
+        })?;
+        let db = self.coll.db();
         let now = now_ms();
         let mut result = UpdateResult::default();
         let mut insert = None;
         self.coll.write(|tx| {
-            let targets = matching(tx.reader(), &plan.filter, (!multi).then_some(1))?;
+            let targets = matching(
+                tx.reader(),
+                &plan.filter,
+                &|d| plan.gate.allows(&|c, id| db.lookup(c, id), d),
+                (!multi).then_some(1),
+            )?;
             for mut doc in targets {
                 let before = tx.watched().then(|| doc.clone());
                 result.matched += 1;
@@ -323,6 +375,7 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
                 update.apply_with(&mut doc, &ctx)?;
                 let id = doc.get("_id").cloned();
                 let prepared = self.coll.prepare_new(doc, id.as_ref(), now)?;
+                db.check_create(&plan.mode, &prepared.doc)?;
                 tx.insert(&prepared)?;
                 insert = Some(prepared.id);
             }
@@ -337,10 +390,24 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
 
     /// Removes every matching document, in one transaction.
     pub fn remove(&self) -> Result<RemoveResult> {
-        let plan = self.plan()?;
+        self.remove_by(false)
+    }
+
+    pub(crate) fn remove_by(&self, by_doc: bool) -> Result<RemoveResult> {
+        let plan = self.plan(Intent::Write {
+            kind: WriteKind::Delete,
+            by_doc,
+            data: &Value::Null,
+        })?;
+        let db = self.coll.db();
         let mut removed = 0;
         self.coll.write(|tx| {
-            for doc in matching(tx.reader(), &plan.filter, None)? {
+            for doc in matching(
+                tx.reader(),
+                &plan.filter,
+                &|d| plan.gate.allows(&|c, id| db.lookup(c, id), d),
+                None,
+            )? {
                 let id = doc.get("_id").cloned().unwrap_or(Value::Null);
                 if tx.remove(&id, Some(doc))? {
                     removed += 1;
@@ -352,31 +419,40 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
     }
 }
 
-/// Calls `f` with each matching document in natural order until it returns `false`. A filter
-/// pinned to one `_id` looks the record up instead of scanning.
+/// Calls `f` with each document that matches and that `visible` lets through, in natural order,
+/// until it returns `false`. A filter pinned to one `_id` looks the record up instead of
+/// scanning.
 pub(crate) fn scan_matching(
     coll: &dyn RecordRead,
     filter: &Filter,
+    visible: &dyn Fn(&Value) -> bool,
     f: &mut dyn FnMut(Value) -> bool,
 ) -> Result<()> {
     if let Some(id) = filter.id_equality() {
         if let Ok(key) = IdKey::new(id) {
             if let Some(doc) = coll.get(&key)? {
-                if filter.matches(&doc) {
+                if filter.matches(&doc) && visible(&doc) {
                     f(doc);
                 }
             }
             return Ok(());
         }
     }
-    coll.scan(&mut |doc| if filter.matches(&doc) { f(doc) } else { true })?;
+    coll.scan(&mut |doc| {
+        if filter.matches(&doc) && visible(&doc) {
+            f(doc)
+        } else {
+            true
+        }
+    })?;
     Ok(())
 }
 
-/// The matching documents in natural order, at most `cap` of them.
+/// The matching, visible documents in natural order, at most `cap` of them.
 pub(crate) fn matching(
     coll: &dyn RecordRead,
     filter: &Filter,
+    visible: &dyn Fn(&Value) -> bool,
     cap: Option<u64>,
 ) -> Result<Vec<Value>> {
     let cap = cap.unwrap_or(u64::MAX);
@@ -384,7 +460,7 @@ pub(crate) fn matching(
     if cap == 0 {
         return Ok(out);
     }
-    scan_matching(coll, filter, &mut |doc| {
+    scan_matching(coll, filter, visible, &mut |doc| {
         out.push(doc);
         (out.len() as u64) < cap
     })?;

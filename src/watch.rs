@@ -6,9 +6,11 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use yundb_query::{Direction, Filter, Sort};
+use yundb_query::{Direction, Sort};
 use yundb_storage::{ReadTxn, RecordRead};
-use yundb_watch::{Change, ChangeBatch, Source, Subscription, WatchSpec};
+use yundb_watch::{Change, ChangeBatch, Source, Subscription, Visibility, WatchSpec};
+
+use crate::access::Gate;
 
 use crate::collection::DocRef;
 use crate::db::Db;
@@ -24,7 +26,7 @@ struct SnapshotSource {
 impl Source for SnapshotSource {
     fn next_matches(
         &self,
-        filter: &Filter,
+        matches: &dyn Fn(&Value) -> bool,
         sort: &Sort,
         after: Option<&Value>,
         n: usize,
@@ -35,7 +37,7 @@ impl Source for SnapshotSource {
             .map_err(|e| e.to_string())?;
         let mut found = Vec::new();
         coll.scan(&mut |doc| {
-            if filter.matches(&doc)
+            if matches(&doc)
                 && after.is_none_or(|a| sort.compare(&doc, a) == std::cmp::Ordering::Greater)
             {
                 found.push(doc);
@@ -111,7 +113,7 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
                 reason: "watch does not support skip or field".into(),
             });
         }
-        let plan = self.plan()?;
+        let plan = self.plan(crate::query::Intent::Read)?;
         let sort = watch_sort(&plan.sort)?;
         let limit = limit
             .filter(|&l| l > 0)
@@ -127,12 +129,17 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
         let mut matches = Vec::new();
         let cap = hub.max_records();
         let mut too_many = false;
-        crate::query::scan_matching(&coll, &plan.filter, &mut |doc| {
-            matches.push(doc);
-            // Unlimited watches hold every match: stop once the cap is passed.
-            too_many = limit.is_none() && matches.len() > cap;
-            !too_many
-        })?;
+        crate::query::scan_matching(
+            &coll,
+            &plan.filter,
+            &|d| plan.gate.allows(&|c, id| db.lookup(c, id), d),
+            &mut |doc| {
+                matches.push(doc);
+                // Unlimited watches hold every match: stop once the cap is passed.
+                too_many = limit.is_none() && matches.len() > cap;
+                !too_many
+            },
+        )?;
         if too_many {
             return Err(yundb_watch::WatchError::TooManyRecords { limit: cap }.into());
         }
@@ -141,6 +148,26 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
         if let Some(c) = capacity {
             matches.truncate(c);
         }
+        let visible: Option<Visibility> = match &plan.gate {
+            Gate::Open => None,
+            gate => {
+                let gate = gate.clone();
+                let weak = Arc::downgrade(&db.inner);
+                let caller = db.caller().clone();
+                Some(Arc::new(move |doc: &Value| {
+                    let lookup = |c: &str, id: &str| {
+                        weak.upgrade().and_then(|inner| {
+                            Db {
+                                inner,
+                                caller: caller.clone(),
+                            }
+                            .lookup(c, id)
+                        })
+                    };
+                    gate.allows(&lookup, doc)
+                }))
+            }
+        };
         let spec = WatchSpec {
             collection: self.collection().name().to_owned(),
             filter: plan.filter,
@@ -149,6 +176,8 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
             initial: matches,
             complete,
             since,
+            visible,
+            client: matches!(db.caller(), crate::db::Caller::User { .. }),
         };
         Ok(hub.subscribe(spec)?)
     }

@@ -106,6 +106,7 @@ pub fn execute(db: &Db, request: &Value) -> Result<Value> {
         "updateDocument" | "modifyDocument" | "modifyAndReturnDoc" => {
             let returning = action.ends_with("modifyAndReturnDoc");
             let mut data = param(&params, "data")?.unwrap_or(Value::Null);
+            db.fill_placeholder(&mut data);
             yundb_query::value::normalize(&mut data, crate::collection::now_ms())?;
             let flag =
                 |k: &str, default: bool| params.get(k).and_then(Value::as_bool).unwrap_or(default);
@@ -126,7 +127,7 @@ pub fn execute(db: &Db, request: &Value) -> Result<Value> {
                 } else {
                     Update::from_builder(&data)?
                 };
-                query.modify(&update, multi, upsert)?
+                query.modify(&update, multi, upsert, doc_query)?
             } else {
                 let query_value = param(&params, "query")?.unwrap_or(Value::Null);
                 let id = query_value
@@ -158,7 +159,8 @@ pub fn execute(db: &Db, request: &Value) -> Result<Value> {
         }
         "deleteDocument" | "removeDocument" => {
             let query = where_query(db, &params)?;
-            Ok(json!({"deleted": query.remove()?.removed}))
+            let doc_query = params.get("queryType").and_then(Value::as_str) == Some("DOC");
+            Ok(json!({"deleted": query.remove_by(doc_query)?.removed}))
         }
         "addCollection" => {
             db.create_collection(name)?;

@@ -252,20 +252,6 @@ fn check_update(outcome: &UpdateOutcome, expect: &Value) -> Option<String> {
     None
 }
 
-/// Scenarios that exercise permission modes or user callers (the access-control issue).
-fn needs_access_control(case: &Value) -> bool {
-    let custom_permission = case["collections"].as_object().is_some_and(|cs| {
-        cs.values()
-            .any(|c| c.get("permission").is_some_and(|p| p != "ADMINONLY"))
-    });
-    let user_step = case["steps"].as_array().is_some_and(|steps| {
-        steps
-            .iter()
-            .any(|s| s.get("as").is_some_and(|a| a != "admin") || s["op"] == "create_collection")
-    });
-    custom_permission || user_step
-}
-
 mod scenario;
 
 #[test]
@@ -280,7 +266,7 @@ fn conformance() {
         .collect();
     files.sort();
     let (mut passed, mut failed) = (0usize, 0usize);
-    let mut skipped: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let skipped: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     let mut alternatives = Vec::new();
     for file in files {
@@ -366,9 +352,6 @@ fn conformance() {
                             ));
                         }
                     }
-                }
-                "scenario" if needs_access_control(&case) => {
-                    *skipped.entry("scenario cases with permissions or user callers: the access-control issue (#6)").or_default() += 1;
                 }
                 "scenario" => match scenario::run(&case) {
                     Ok(()) => passed += 1,

@@ -116,6 +116,13 @@ fn execute(db: &Db, step: &Value) -> yundb::Result<Value> {
             let r = exec("database.removeDocument", params)?;
             Ok(json!({"removed": r["deleted"]}))
         }
+        "create_collection" => {
+            let permission = yundb::Permission::from_json(
+                step.get("permission").unwrap_or(&json!("ADMINONLY")),
+            )?;
+            who.create_collection_with(name, permission)?;
+            Ok(json!({}))
+        }
         other => Err(yundb::Error::InvalidParam {
             reason: format!("unknown step op `{other}`"),
         }),
@@ -270,7 +277,11 @@ fn check_snapshot(
 pub fn run(case: &Value) -> Result<(), String> {
     let db = Db::memory().map_err(|e| e.to_string())?;
     for (name, spec) in case["collections"].as_object().into_iter().flatten() {
-        db.create_collection(name).map_err(|e| e.to_string())?;
+        let permission =
+            yundb::Permission::from_json(spec.get("permission").unwrap_or(&json!("ADMINONLY")))
+                .map_err(|e| e.to_string())?;
+        db.create_collection_with(name, permission)
+            .map_err(|e| e.to_string())?;
         let docs = spec
             .get("docs")
             .and_then(Value::as_array)

@@ -5,7 +5,8 @@ use yundb::{Db, Limits};
 
 fn people() -> Db {
     let db = Db::memory().unwrap();
-    db.create_collection("p").unwrap();
+    db.create_collection_with("p", yundb::Permission::ReadOnly)
+        .unwrap();
     let docs: Vec<Value> = (0..30)
         .map(|i| json!({"_id": format!("p{i:02}"), "age": i, "team": if i % 3 == 0 { "dev" } else { "ops" }, "profile": {"level": i % 4, "tags": ["a", if i % 2 == 0 { "even" } else { "odd" }]}}))
         .collect();

@@ -117,11 +117,23 @@ impl Rules {
     /// [`RuleError`] naming the key and the position.
     pub fn parse(rules: &Value) -> Result<Rules, RuleError> {
         let Value::Object(map) = rules else {
-            return Err(RuleError { key: String::new(), position: 0, reason: format!("security rules must be an object, got {}", type_name(rules)) });
+            return Err(RuleError {
+                key: String::new(),
+                position: 0,
+                reason: format!("security rules must be an object, got {}", type_name(rules)),
+            });
         };
         for key in map.keys() {
-            if !matches!(key.as_str(), "read" | "write" | "create" | "update" | "delete") {
-                return Err(RuleError { key: key.clone(), position: 0, reason: "unknown rule key; expected read, write, create, update or delete".into() });
+            if !matches!(
+                key.as_str(),
+                "read" | "write" | "create" | "update" | "delete"
+            ) {
+                return Err(RuleError {
+                    key: key.clone(),
+                    position: 0,
+                    reason: "unknown rule key; expected read, write, create, update or delete"
+                        .into(),
+                });
             }
         }
         let rule = |key: &str| -> Result<Option<Rule>, RuleError> {
@@ -130,11 +142,24 @@ impl Rules {
                 Some(Value::Bool(b)) => Ok(Some(Rule::Const(*b))),
                 Some(Value::String(s)) => {
                     if s.chars().count() > MAX_RULE_CHARS {
-                        return Err(RuleError { key: key.into(), position: MAX_RULE_CHARS, reason: format!("longer than {MAX_RULE_CHARS} characters") });
+                        return Err(RuleError {
+                            key: key.into(),
+                            position: MAX_RULE_CHARS,
+                            reason: format!("longer than {MAX_RULE_CHARS} characters"),
+                        });
                     }
-                    Parser::new(s, key).parse().map(|ast| Some(Rule::Expr(Box::new(ast))))
+                    Parser::new(s, key)
+                        .parse()
+                        .map(|ast| Some(Rule::Expr(Box::new(ast))))
                 }
-                Some(other) => Err(RuleError { key: key.into(), position: 0, reason: format!("a rule is true, false or an expression string, got {}", type_name(other)) }),
+                Some(other) => Err(RuleError {
+                    key: key.into(),
+                    position: 0,
+                    reason: format!(
+                        "a rule is true, false or an expression string, got {}",
+                        type_name(other)
+                    ),
+                }),
             }
         };
         let write = rule("write")?.unwrap_or(Rule::Const(false));
@@ -247,7 +272,11 @@ fn member(v: &Value, name: &str) -> Value {
         Value::Object(m) => m.get(name).cloned().unwrap_or(Value::Null),
         Value::Array(items) => match name {
             "length" => Value::from(items.len()),
-            _ => name.parse::<usize>().ok().and_then(|i| items.get(i).cloned()).unwrap_or(Value::Null),
+            _ => name
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get(i).cloned())
+                .unwrap_or(Value::Null),
         },
         Value::String(s) if name == "length" => Value::from(s.chars().count()),
         _ => Value::Null,
@@ -258,7 +287,9 @@ fn member(v: &Value, name: &str) -> Value {
 fn resolve(v: RVal, env: &Env<'_>) -> RVal {
     let RVal::Doc(path) = v else { return v };
     match env.doc {
-        DocView::Record(doc) => RVal::Known(path.iter().fold(doc.clone(), |cur, seg| member(&cur, seg))),
+        DocView::Record(doc) => {
+            RVal::Known(path.iter().fold(doc.clone(), |cur, seg| member(&cur, seg)))
+        }
         DocView::Conditions(conds) => {
             let joined = path.join(".");
             if let Some((_, v)) = conds.iter().find(|(p, _)| *p == joined) {
@@ -266,9 +297,15 @@ fn resolve(v: RVal, env: &Env<'_>) -> RVal {
             }
             // A condition on a prefix pins the whole sub-document.
             for (p, v) in conds {
-                if let Some(rest) = joined.strip_prefix(p.as_str()).and_then(|r| r.strip_prefix('.')) {
+                if let Some(rest) = joined
+                    .strip_prefix(p.as_str())
+                    .and_then(|r| r.strip_prefix('.'))
+                {
                     if v.is_object() {
-                        return RVal::Known(rest.split('.').fold(v.clone(), |cur, seg| member(&cur, seg)));
+                        return RVal::Known(
+                            rest.split('.')
+                                .fold(v.clone(), |cur, seg| member(&cur, seg)),
+                        );
                     }
                 }
             }
@@ -282,7 +319,10 @@ fn eval(ast: &Ast, env: &Env<'_>, gets: &Cell<usize>) -> RVal {
         Ast::Lit(v) => RVal::Known(v.clone()),
         Ast::Var(VarKind::Auth) => RVal::Known(env.auth.clone()),
         Ast::Var(VarKind::Now) => RVal::Known(Value::from(env.now)),
-        Ast::Var(VarKind::Request) => RVal::Known(Value::Object(Map::from_iter([("data".to_owned(), env.request_data.clone())]))),
+        Ast::Var(VarKind::Request) => RVal::Known(Value::Object(Map::from_iter([(
+            "data".to_owned(),
+            env.request_data.clone(),
+        )]))),
         Ast::Var(VarKind::Doc) => RVal::Doc(Vec::new()),
         Ast::Member(obj, name) => match eval(obj, env, gets) {
             RVal::Doc(mut path) => {
@@ -335,7 +375,15 @@ fn eval(ast: &Ast, env: &Env<'_>, gets: &Cell<usize>) -> RVal {
             None => RVal::Unknown,
         },
         Ast::Neg(x) => match resolve(eval(x, env, gets), env) {
-            RVal::Known(Value::Number(n)) => n.as_i64().map(|i| Value::from(-i)).or_else(|| n.as_f64().and_then(|f| serde_json::Number::from_f64(-f)).map(Value::Number)).map_or(RVal::Unknown, RVal::Known),
+            RVal::Known(Value::Number(n)) => n
+                .as_i64()
+                .map(|i| Value::from(-i))
+                .or_else(|| {
+                    n.as_f64()
+                        .and_then(|f| serde_json::Number::from_f64(-f))
+                        .map(Value::Number)
+                })
+                .map_or(RVal::Unknown, RVal::Known),
             RVal::Known(_) => RVal::Known(Value::Null),
             _ => RVal::Unknown,
         },
@@ -343,8 +391,12 @@ fn eval(ast: &Ast, env: &Env<'_>, gets: &Cell<usize>) -> RVal {
             let RVal::Known(Value::String(path)) = resolve(eval(arg, env, gets), env) else {
                 return RVal::Unknown;
             };
-            let Some(rest) = path.strip_prefix("database.") else { return RVal::Known(Value::Null) };
-            let Some((coll, id)) = rest.split_once('.') else { return RVal::Known(Value::Null) };
+            let Some(rest) = path.strip_prefix("database.") else {
+                return RVal::Known(Value::Null);
+            };
+            let Some((coll, id)) = rest.split_once('.') else {
+                return RVal::Known(Value::Null);
+            };
             gets.set(gets.get() + 1);
             if gets.get() > 10 {
                 return RVal::Unknown;
@@ -372,7 +424,9 @@ fn eval(ast: &Ast, env: &Env<'_>, gets: &Cell<usize>) -> RVal {
                 },
                 _ => {
                     let right = resolve(eval(r, env, gets), env);
-                    let (RVal::Known(a), RVal::Known(b)) = (left, right) else { return RVal::Unknown };
+                    let (RVal::Known(a), RVal::Known(b)) = (left, right) else {
+                        return RVal::Unknown;
+                    };
                     RVal::Known(binary(*op, &a, &b))
                 }
             }
@@ -386,7 +440,10 @@ fn binary(op: BinOp, a: &Value, b: &Value) -> Value {
         _ => a == b,
     };
     let ord = || match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64().zip(y.as_f64()).and_then(|(x, y)| x.partial_cmp(&y)),
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .zip(y.as_f64())
+            .and_then(|(x, y)| x.partial_cmp(&y)),
         (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
         _ => None,
     };
@@ -398,14 +455,20 @@ fn binary(op: BinOp, a: &Value, b: &Value) -> Value {
         BinOp::Gt => Value::Bool(ord().is_some_and(std::cmp::Ordering::is_gt)),
         BinOp::Ge => Value::Bool(ord().is_some_and(std::cmp::Ordering::is_ge)),
         BinOp::In => Value::Bool(match b {
-            Value::Array(items) => items.iter().any(|i| binary(BinOp::Eq, a, i) == Value::Bool(true)),
+            Value::Array(items) => items
+                .iter()
+                .any(|i| binary(BinOp::Eq, a, i) == Value::Bool(true)),
             Value::Object(m) => a.as_str().is_some_and(|k| m.contains_key(k)),
             _ => false,
         }),
         BinOp::Add => match (a, b) {
             (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
                 (Some(p), Some(q)) => p.checked_add(q).map_or(Value::Null, Value::from),
-                _ => x.as_f64().zip(y.as_f64()).and_then(|(p, q)| serde_json::Number::from_f64(p + q)).map_or(Value::Null, Value::Number),
+                _ => x
+                    .as_f64()
+                    .zip(y.as_f64())
+                    .and_then(|(p, q)| serde_json::Number::from_f64(p + q))
+                    .map_or(Value::Null, Value::Number),
             },
             (Value::String(x), Value::String(y)) => Value::String(format!("{x}{y}")),
             (Value::String(x), other) => Value::String(format!("{x}{other}")),
@@ -415,7 +478,11 @@ fn binary(op: BinOp, a: &Value, b: &Value) -> Value {
         BinOp::Sub => match (a, b) {
             (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
                 (Some(p), Some(q)) => p.checked_sub(q).map_or(Value::Null, Value::from),
-                _ => x.as_f64().zip(y.as_f64()).and_then(|(p, q)| serde_json::Number::from_f64(p - q)).map_or(Value::Null, Value::Number),
+                _ => x
+                    .as_f64()
+                    .zip(y.as_f64())
+                    .and_then(|(p, q)| serde_json::Number::from_f64(p - q))
+                    .map_or(Value::Null, Value::Number),
             },
             _ => Value::Null,
         },
@@ -443,24 +510,42 @@ struct Parser<'s> {
 }
 
 fn err(key: &str, position: usize, reason: impl Into<String>) -> RuleError {
-    RuleError { key: key.to_owned(), position, reason: reason.into() }
+    RuleError {
+        key: key.to_owned(),
+        position,
+        reason: reason.into(),
+    }
 }
 
 fn lex(src: &str, key: &str) -> Result<Vec<(usize, Tok)>, RuleError> {
     let chars: Vec<char> = src.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
-    const OPS: [&str; 22] = ["===", "!==", "==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "+", "-", ".", "[", "]", "(", ")", ",", "*", "/", "%"];
+    const OPS: [&str; 22] = [
+        "===", "!==", "==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "+", "-", ".", "[", "]",
+        "(", ")", ",", "*", "/", "%",
+    ];
     while let Some(&c) = chars.get(i) {
         let start = i;
         if c.is_whitespace() {
             i += 1;
         } else if c.is_ascii_digit() {
-            while chars.get(i).is_some_and(|c| c.is_ascii_digit() || *c == '.') {
+            while chars
+                .get(i)
+                .is_some_and(|c| c.is_ascii_digit() || *c == '.')
+            {
                 i += 1;
             }
             let text: String = chars.get(start..i).unwrap_or_default().iter().collect();
-            let v = text.parse::<i64>().map(Value::from).or_else(|_| text.parse::<f64>().map_err(|_| ()).and_then(|f| serde_json::Number::from_f64(f).map(Value::Number).ok_or(()))).map_err(|()| err(key, start, format!("bad number {text}")))?;
+            let v = text
+                .parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| {
+                    text.parse::<f64>()
+                        .map_err(|_| ())
+                        .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number).ok_or(()))
+                })
+                .map_err(|()| err(key, start, format!("bad number {text}")))?;
             out.push((start, Tok::Num(v)));
         } else if c == '\'' || c == '"' {
             i += 1;
@@ -533,12 +618,22 @@ fn lex(src: &str, key: &str) -> Result<Vec<(usize, Tok)>, RuleError> {
             parts.push((false, lit));
             out.push((start, Tok::Template(parts)));
         } else if c.is_alphabetic() || c == '_' || c == '$' {
-            while chars.get(i).is_some_and(|c| c.is_alphanumeric() || *c == '_' || *c == '$') {
+            while chars
+                .get(i)
+                .is_some_and(|c| c.is_alphanumeric() || *c == '_' || *c == '$')
+            {
                 i += 1;
             }
-            out.push((start, Tok::Ident(chars.get(start..i).unwrap_or_default().iter().collect())));
+            out.push((
+                start,
+                Tok::Ident(chars.get(start..i).unwrap_or_default().iter().collect()),
+            ));
         } else {
-            let rest: String = chars.get(i..(i + 3).min(chars.len())).unwrap_or_default().iter().collect();
+            let rest: String = chars
+                .get(i..(i + 3).min(chars.len()))
+                .unwrap_or_default()
+                .iter()
+                .collect();
             let Some(op) = OPS.iter().find(|op| rest.starts_with(**op)) else {
                 return Err(err(key, start, format!("unexpected character {c:?}")));
             };
@@ -551,7 +646,14 @@ fn lex(src: &str, key: &str) -> Result<Vec<(usize, Tok)>, RuleError> {
 
 impl<'s> Parser<'s> {
     fn new(src: &'s str, key: &'s str) -> Parser<'s> {
-        Parser { toks: Vec::new(), pos: 0, key, len: src.chars().count(), gets: 0 }.with_source(src)
+        Parser {
+            toks: Vec::new(),
+            pos: 0,
+            key,
+            len: src.chars().count(),
+            gets: 0,
+        }
+        .with_source(src)
     }
 
     fn with_source(mut self, src: &str) -> Self {
@@ -602,8 +704,7 @@ impl<'s> Parser<'s> {
     /// Precedence climbing: `||` < `&&` < equality < relational < additive.
     fn expr(&mut self, min: u8) -> Result<Ast, RuleError> {
         let mut left = self.unary()?;
-        loop {
-            let Some(op) = self.peek_op() else { break };
+        while let Some(op) = self.peek_op() {
             let (prec, bin) = match op {
                 "||" => (1, BinOp::Or),
                 "&&" => (2, BinOp::And),
@@ -616,7 +717,13 @@ impl<'s> Parser<'s> {
                 "in" => (4, BinOp::In),
                 "+" => (5, BinOp::Add),
                 "-" => (5, BinOp::Sub),
-                "*" | "/" | "%" => return Err(err(self.key, self.here(), format!("operator `{op}` is not supported"))),
+                "*" | "/" | "%" => {
+                    return Err(err(
+                        self.key,
+                        self.here(),
+                        format!("operator `{op}` is not supported"),
+                    ))
+                }
                 _ => break,
             };
             if prec < min {
@@ -654,7 +761,13 @@ impl<'s> Parser<'s> {
                             node = Ast::Member(Box::new(node), name.clone());
                             self.pos += 1;
                         }
-                        _ => return Err(err(self.key, self.here(), "expected a field name after `.`")),
+                        _ => {
+                            return Err(err(
+                                self.key,
+                                self.here(),
+                                "expected a field name after `.`",
+                            ))
+                        }
                     }
                 }
                 Some("[") => {
@@ -681,7 +794,9 @@ impl<'s> Parser<'s> {
                 let mut out = Vec::new();
                 for (is_expr, text) in parts {
                     if is_expr {
-                        let sub = Parser::new(&text, self.key).parse().map_err(|e| err(self.key, at + e.position, e.reason))?;
+                        let sub = Parser::new(&text, self.key)
+                            .parse()
+                            .map_err(|e| err(self.key, at + e.position, e.reason))?;
                         out.push(sub);
                     } else if !text.is_empty() {
                         out.push(Ast::Lit(Value::String(text)));
@@ -753,17 +868,31 @@ mod tests {
     use serde_json::json;
 
     fn env<'a>(auth: &'a Value, doc: DocView<'a>, data: &'a Value) -> Env<'a> {
-        Env { auth, doc, request_data: data, now: 1000, get: &|_, id| (id == "u1").then(|| json!({"role": "admin"})) }
+        Env {
+            auth,
+            doc,
+            request_data: data,
+            now: 1000,
+            get: &|_, id| (id == "u1").then(|| json!({"role": "admin"})),
+        }
     }
 
     #[test]
     fn parses_and_falls_back_to_write() {
-        let r = Rules::parse(&json!({"read": true, "write": "doc._openid == auth.openid"})).unwrap();
+        let r =
+            Rules::parse(&json!({"read": true, "write": "doc._openid == auth.openid"})).unwrap();
         assert_eq!(r.rule(RuleOp::Read), &Rule::Const(true));
         assert_eq!(r.rule(RuleOp::Delete), r.rule(RuleOp::Update));
         let none = Rules::parse(&json!({})).unwrap();
         assert_eq!(none.rule(RuleOp::Read), &Rule::Const(false));
-        for (bad, pos) in [(json!({"read": "doc.a =="}), 8), (json!({"read": "foo.a"}), 0), (json!({"read": "doc.a * 2"}), 6), (json!({"read": "'open"}), 0), (json!({"read": 5}), 0), (json!({"reed": true}), 0)] {
+        for (bad, pos) in [
+            (json!({"read": "doc.a =="}), 8),
+            (json!({"read": "foo.a"}), 0),
+            (json!({"read": "doc.a * 2"}), 6),
+            (json!({"read": "'open"}), 0),
+            (json!({"read": 5}), 0),
+            (json!({"reed": true}), 0),
+        ] {
             let e = Rules::parse(&bad).unwrap_err();
             assert_eq!(e.position, pos, "{bad}: {e}");
         }
@@ -775,7 +904,9 @@ mod tests {
 
     #[test]
     fn three_valued_proofs() {
-        let rules = Rules::parse(&json!({"read": "doc._openid == auth.openid || doc.public == true"})).unwrap();
+        let rules =
+            Rules::parse(&json!({"read": "doc._openid == auth.openid || doc.public == true"}))
+                .unwrap();
         let read = rules.rule(RuleOp::Read);
         let auth = json!({"openid": "u1"});
         let own = [("_openid".to_owned(), json!("u1"))];
@@ -784,21 +915,52 @@ mod tests {
         let none: [(String, Value); 0] = [];
         assert!(read.allows(&env(&auth, DocView::Conditions(&own), &Value::Null)));
         assert!(read.allows(&env(&auth, DocView::Conditions(&public), &Value::Null)));
-        assert!(!read.allows(&env(&auth, DocView::Conditions(&other), &Value::Null)), "unknown public");
+        assert!(
+            !read.allows(&env(&auth, DocView::Conditions(&other), &Value::Null)),
+            "unknown public"
+        );
         assert!(!read.allows(&env(&auth, DocView::Conditions(&none), &Value::Null)));
-        assert!(read.allows(&env(&auth, DocView::Record(&json!({"_openid": "u2", "public": true})), &Value::Null)));
+        assert!(read.allows(&env(
+            &auth,
+            DocView::Record(&json!({"_openid": "u2", "public": true})),
+            &Value::Null
+        )));
     }
 
     #[test]
     fn expressions() {
-        let check = |expr: &str, doc: Value| Rules::parse(&json!({"read": expr})).unwrap().rule(RuleOp::Read).allows(&env(&json!({"openid": "u1"}), DocView::Record(&doc), &json!({"n": 2})));
-        assert!(check("auth.openid in doc.members", json!({"members": ["u0", "u1"]})));
+        let check = |expr: &str, doc: Value| {
+            Rules::parse(&json!({"read": expr}))
+                .unwrap()
+                .rule(RuleOp::Read)
+                .allows(&env(
+                    &json!({"openid": "u1"}),
+                    DocView::Record(&doc),
+                    &json!({"n": 2}),
+                ))
+        };
+        assert!(check(
+            "auth.openid in doc.members",
+            json!({"members": ["u0", "u1"]})
+        ));
         assert!(check("!(auth.openid in ['x', 'y'])", json!({})));
         assert!(check("doc.n + 1 >= 3 && doc['n'] < 5", json!({"n": 2})));
         assert!(check("request.data.n == 2 && now > 0", json!({})));
-        assert!(check("get(`database.users.${auth.openid}`).role == 'admin'", json!({})));
-        assert!(!check("get('database.users.u2').role == 'admin'", json!({})));
-        assert!(check("doc.missing == null && doc.s.length == 3", json!({"s": "abc"})));
-        assert!(!check("doc.n == '2'", json!({"n": 2})), "no string/number coercion");
+        assert!(check(
+            "get(`database.users.${auth.openid}`).role == 'admin'",
+            json!({})
+        ));
+        assert!(!check(
+            "get('database.users.u2').role == 'admin'",
+            json!({})
+        ));
+        assert!(check(
+            "doc.missing == null && doc.s.length == 3",
+            json!({"s": "abc"})
+        ));
+        assert!(
+            !check("doc.n == '2'", json!({"n": 2})),
+            "no string/number coercion"
+        );
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use yundb_query::{Applied, Filter, Sort};
+use yundb_query::{Applied, Sort};
 
 /// How a record changed.
 #[derive(Debug, Clone)]
@@ -35,11 +35,11 @@ pub struct Change {
 
 /// Reads the collection as of the batch's commit, for windows that run short.
 pub trait Source: Send + Sync {
-    /// Up to `n` documents matching `filter`, in `sort` order, strictly after `after` in that
-    /// order (from the start when `None`).
+    /// Up to `n` documents for which `matches` holds, in `sort` order, strictly after `after`
+    /// in that order (from the start when `None`).
     fn next_matches(
         &self,
-        filter: &Filter,
+        matches: &dyn Fn(&Value) -> bool,
         sort: &Sort,
         after: Option<&Value>,
         n: usize,

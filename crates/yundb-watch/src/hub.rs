@@ -41,7 +41,7 @@ impl Default for HubOptions {
 }
 
 /// A watch to start: its query and its initial result.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WatchSpec {
     /// The collection.
     pub collection: String,
@@ -57,13 +57,23 @@ pub struct WatchSpec {
     pub complete: bool,
     /// The commit the initial result reflects.
     pub since: u64,
+    /// What the watcher may see beyond the filter (a permission's owner filter or read rule);
+    /// `None`: everything.
+    pub visible: Option<Visibility>,
+    /// Whether a client user (not admin) watches: such watches end when the collection's
+    /// permission changes.
+    pub client: bool,
 }
+
+/// A record-level visibility check.
+pub type Visibility = Arc<dyn Fn(&Value) -> bool + Send + Sync>;
 
 pub(crate) enum Command {
     Subscribe(Box<Sub>),
     Batch(ChangeBatch),
     Unsubscribe(u64),
     Flush(Sender<()>),
+    EndClientWatches(String),
     Shutdown,
 }
 
@@ -202,6 +212,8 @@ impl Hub {
             window,
             complete: spec.complete,
             since: spec.since,
+            visible: spec.visible,
+            client: spec.client,
             event: 1,
             slot: Arc::clone(&slot),
         };
@@ -222,6 +234,13 @@ impl Hub {
     /// Hands a committed batch to the dispatcher. Never blocks.
     pub fn publish(&self, batch: ChangeBatch) {
         let _ = self.commands.send(Command::Batch(batch));
+    }
+
+    /// Ends every client watch on the collection with [`WatchError::PermissionChanged`].
+    pub fn end_client_watches(&self, collection: &str) {
+        let _ = self
+            .commands
+            .send(Command::EndClientWatches(collection.to_owned()));
     }
 
     /// Waits until every batch published so far has been turned into snapshots.
@@ -254,6 +273,8 @@ pub(crate) struct Sub {
     window: Vec<Arc<Value>>,
     complete: bool,
     since: u64,
+    visible: Option<Visibility>,
+    client: bool,
     event: u64,
     slot: Arc<Slot>,
 }
@@ -308,6 +329,20 @@ impl Dispatcher {
                     let _ = done.send(());
                 }
                 Command::Batch(batch) => self.dispatch(&batch),
+                Command::EndClientWatches(collection) => {
+                    let ids: Vec<u64> = self
+                        .subs
+                        .values()
+                        .filter(|s| s.client && s.collection == collection)
+                        .map(|s| s.id)
+                        .collect();
+                    for id in ids {
+                        if let Some(sub) = self.subs.get(&id) {
+                            sub.slot.fail(WatchError::PermissionChanged);
+                        }
+                        self.remove(id);
+                    }
+                }
                 Command::Shutdown => break,
             }
         }
@@ -452,7 +487,7 @@ impl Sub {
                 self.window.remove(pos);
             }
             if let Some(after) = &ch.after {
-                if self.filter.matches(after) {
+                if self.matches(after) {
                     self.insert(Arc::clone(after));
                 }
             }
@@ -543,6 +578,10 @@ impl Sub {
         }))
     }
 
+    fn matches(&self, doc: &Value) -> bool {
+        self.filter.matches(doc) && self.visible.as_ref().is_none_or(|v| v(doc))
+    }
+
     /// Inserts a matching record at its place in the order, if it belongs to the window.
     fn insert(&mut self, doc: Arc<Value>) {
         let p = self
@@ -570,7 +609,7 @@ impl Sub {
         };
         let after = self.window.last().map(|d| (**d).clone());
         let more = source
-            .next_matches(&self.filter, &self.sort, after.as_ref(), want)
+            .next_matches(&|d| self.matches(d), &self.sort, after.as_ref(), want)
             .map_err(|reason| WatchError::Source { reason })?;
         self.complete = more.len() < want;
         self.window.extend(more.into_iter().map(Arc::new));

@@ -17,5 +17,5 @@ pub use error::WatchError;
 pub use event::{
     Change, ChangeBatch, ChangeKind, DataType, DocChange, QueueType, Snapshot, Source,
 };
-pub use hub::{Hub, HubOptions, WatchSpec};
+pub use hub::{Hub, HubOptions, Visibility, WatchSpec};
 pub use subscription::{CallbackWatch, Subscription};

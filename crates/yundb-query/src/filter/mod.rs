@@ -139,3 +139,68 @@ pub fn values_at(doc: &Value, path: &FieldPath, f: &mut dyn FnMut(&Value)) {
         });
     }
 }
+
+impl Filter {
+    /// The filter's equality conditions as a disjunction of branches (each a list of
+    /// `dot path == value`), the shape the security-rule subset check substitutes for `doc`:
+    /// `$and` multiplies branches, `$or` and `$in` add them. Conditions the check cannot use
+    /// (ranges, negations, `null`, regexes) are left out, which only makes a proof harder.
+    /// `None` when there would be more than `max` branches.
+    pub fn equality_branches(&self, max: usize) -> Option<Vec<Vec<(String, Value)>>> {
+        fn usable(v: &Value) -> bool {
+            !v.is_null()
+                && !matches!(v, Value::Object(m) if crate::value::special(m).is_some_and(|s| matches!(s, crate::value::Special::Regex(..))))
+        }
+        fn walk(node: &Node, max: usize) -> Option<Vec<Vec<(String, Value)>>> {
+            match node {
+                Node::Path(p, Pred::Cmp(CmpOp::Eq, v)) if usable(v) => {
+                    Some(vec![vec![(p.as_str().to_owned(), v.clone())]])
+                }
+                Node::Path(p, Pred::In(set))
+                    if set.regexes.is_empty()
+                        && !set.values.is_empty()
+                        && set.values.iter().all(usable) =>
+                {
+                    (set.values.len() <= max).then(|| {
+                        set.values
+                            .iter()
+                            .map(|v| vec![(p.as_str().to_owned(), v.clone())])
+                            .collect()
+                    })
+                }
+                Node::And(items) => {
+                    let mut acc: Vec<Vec<(String, Value)>> = vec![Vec::new()];
+                    for item in items {
+                        let branches = walk(item, max)?;
+                        let mut next = Vec::new();
+                        for a in &acc {
+                            for b in &branches {
+                                let mut merged = a.clone();
+                                merged.extend(b.iter().cloned());
+                                next.push(merged);
+                            }
+                        }
+                        if next.len() > max {
+                            return None;
+                        }
+                        acc = next;
+                    }
+                    Some(acc)
+                }
+                Node::Or(items) => {
+                    let mut out = Vec::new();
+                    for item in items {
+                        out.extend(walk(item, max)?);
+                        if out.len() > max {
+                            return None;
+                        }
+                    }
+                    Some(out)
+                }
+                Node::False => Some(Vec::new()),
+                _ => Some(vec![Vec::new()]),
+            }
+        }
+        walk(&self.root, max)
+    }
+}

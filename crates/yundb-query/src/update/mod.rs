@@ -130,3 +130,28 @@ impl Update {
 
 #[cfg(test)]
 mod tests;
+
+impl Update {
+    /// What the update sets (`$set` / `$setOnInsert` values and plain-object merges), as one
+    /// nested object: the `request.data` security rules see.
+    pub fn set_fields(&self) -> Value {
+        let mut out = Value::Object(serde_json::Map::new());
+        for FieldOp { path, op } in &self.ops {
+            if let Op::Set(v) | Op::SetOnInsert(v) = op {
+                let mut cur = &mut out;
+                for (i, seg) in path.segments().iter().enumerate() {
+                    let Value::Object(m) = cur else { break };
+                    let last = i + 1 == path.segments().len();
+                    cur = m.entry(seg.name().to_owned()).or_insert_with(|| {
+                        if last {
+                            v.clone()
+                        } else {
+                            Value::Object(serde_json::Map::new())
+                        }
+                    });
+                }
+            }
+        }
+        out
+    }
+}
