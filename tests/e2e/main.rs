@@ -1,5 +1,6 @@
 //! End-to-end tests through the facade only. One test binary (regex's `tests/lib.rs` pattern).
 
+mod access;
 mod documents;
 mod query;
 mod update;

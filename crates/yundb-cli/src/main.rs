@@ -74,7 +74,32 @@ enum Command {
         path: PathBuf,
         /// Its name.
         name: String,
+        /// Its permission: READONLY, PRIVATE, ADMINWRITE, ADMINONLY or a rules object (JSON);
+        /// default PRIVATE.
+        #[arg(long)]
+        permission: Option<String>,
     },
+    /// Show or change a collection's permission.
+    Permission {
+        /// The database file.
+        #[arg(long)]
+        path: PathBuf,
+        /// `get` or `set`.
+        action: String,
+        /// The collection.
+        collection: String,
+        /// For `set`: the mode name or a rules object (JSON).
+        value: Option<String>,
+    },
+}
+
+fn parse_permission(text: &str) -> yundb::Result<yundb::Permission> {
+    let v = if text.trim_start().starts_with('{') {
+        parse_json(text, "the permission")?
+    } else {
+        Value::String(text.to_owned())
+    };
+    yundb::Permission::from_json(&v)
 }
 
 fn main() -> ExitCode {
@@ -109,9 +134,29 @@ fn main() -> ExitCode {
                         println!("{n}");
                     }
                 }),
-            Command::CreateCollection { path, name } => {
-                Db::open(&path).and_then(|db| db.create_collection(&name))
-            }
+            Command::CreateCollection {
+                path,
+                name,
+                permission,
+            } => Db::open(&path).and_then(|db| match permission {
+                Some(p) => db.create_collection_with(&name, parse_permission(&p)?),
+                None => db.create_collection(&name),
+            }),
+            Command::Permission {
+                path,
+                action,
+                collection,
+                value,
+            } => Db::open(&path).and_then(|db| match (action.as_str(), value) {
+                ("get", None) => db
+                    .permission(&collection)
+                    .map(|p| println!("{}", p.to_json())),
+                ("set", Some(v)) => db.set_permission(&collection, parse_permission(&v)?),
+                _ => Err(yundb::Error::InvalidParam {
+                    reason: "use `permission get COLLECTION` or `permission set COLLECTION VALUE`"
+                        .into(),
+                }),
+            }),
         };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -315,7 +360,41 @@ fn demo(path: Option<PathBuf>) -> Result<(), yundb::Error> {
         Ok(_) => println!("   (unexpected: a forged _openid was accepted)\n"),
     }
 
-    println!("8. Watch the books sorted by year (newest first), window of 2:");
+    println!("8. Permissions: clients only see what the collection's permission allows.");
+    db.create_collection_with("diaries", yundb::Permission::Private)?;
+    db.as_user("o-alice")
+        .collection("diaries")
+        .add(json!({"text": "alice's secret"}))?;
+    db.as_user("o-bob")
+        .collection("diaries")
+        .add(json!({"text": "bob's secret"}))?;
+    let seen: Vec<Value> = db.as_user("o-bob").collection("diaries").query().get()?;
+    println!(
+        "   PRIVATE: bob queries everything and sees {} record(s): {:?}",
+        seen.len(),
+        seen.iter()
+            .map(|d| d["text"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    );
+    db.set_permission(
+        "diaries",
+        yundb::Permission::Custom(json!({"read": "doc._openid == auth.openid", "write": false})),
+    )?;
+    match db.as_user("o-bob").collection("diaries").query().get() {
+        Err(e) => println!(
+            "   Rule `doc._openid == auth.openid`: a query without _openid is refused: {}",
+            e.code()
+        ),
+        Ok(_) => println!("   (unexpected: the rule did not refuse)"),
+    }
+    let mine = db
+        .as_user("o-bob")
+        .collection("diaries")
+        .where_(json!({"_openid": "{openid}"}))
+        .count()?;
+    println!("   ... and with `_openid: '{{openid}}'` it is allowed: {mine} record(s)\n");
+
+    println!("9. Watch the books sorted by year (newest first), window of 2:");
     let watch = books
         .query()
         .order_by("publishInfo.year", "desc")
@@ -373,7 +452,7 @@ fn demo(path: Option<PathBuf>) -> Result<(), yundb::Error> {
     drop(watch);
 
     println!(
-        "\n9. {} books stored; commit sequence number {}",
+        "\n10. {} books stored; commit sequence number {}",
         books.count()?,
         db.seq()?
     );

@@ -88,3 +88,64 @@ fn exec_and_watch() {
     assert_eq!(snaps[2]["docChanges"][0]["queueType"], "dequeue");
     assert_eq!(snaps[2]["docs"][0]["_id"], "b");
 }
+
+#[test]
+fn permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.redb");
+    let db = db.to_str().unwrap();
+    assert!(yundb()
+        .args([
+            "create-collection",
+            "--path",
+            db,
+            "notes",
+            "--permission",
+            "READONLY"
+        ])
+        .status()
+        .unwrap()
+        .success());
+    let get = || {
+        String::from_utf8(
+            yundb()
+                .args(["permission", "--path", db, "get", "notes"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+    };
+    assert_eq!(get().trim(), "\"READONLY\"");
+    assert!(yundb()
+        .args([
+            "permission",
+            "--path",
+            db,
+            "set",
+            "notes",
+            r#"{"read": true, "write": false}"#
+        ])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(get().trim(), r#"{"read":true,"write":false}"#);
+    let bad = yundb()
+        .args([
+            "permission",
+            "--path",
+            db,
+            "set",
+            "notes",
+            r#"{"read": "doc.a =="}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("INVALID_PARAM"));
+    let denied = yundb()
+        .args(["exec", "--path", db, "--as-user", "u1", r#"{"action":"database.insertDocument","params":{"collectionName":"notes","data":[{"a":1}]}}"#])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&denied.stdout).contains("DATABASE_PERMISSION_DENIED"));
+}
