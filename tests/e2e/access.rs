@@ -143,7 +143,7 @@ fn run(seed: u64, steps: usize) -> Stats {
             json!({"_id": "u2", "admin": false}),
         ])
         .unwrap();
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     for (name, perm) in collections() {
         db.create_collection_with(name, Permission::from_json(&perm).unwrap())
             .unwrap();
