@@ -5,7 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use yundb_query::{check_replacement, type_name, value, Update, UpdateError};
+use yundb_query::index::IndexSpec;
+use yundb_query::{check_replacement, type_name, value, Direction, Update, UpdateError};
 use yundb_storage::{generate_id, CollectionWriter, IdKey, RecordRead, StorageError, WriteTxn};
 
 use crate::access::WriteKind;
@@ -61,6 +62,20 @@ impl<T> std::fmt::Debug for Collection<T> {
             .field("caller", &self.db.caller)
             .finish()
     }
+}
+
+/// The secondary indexes recorded in a collection's options.
+pub(crate) fn indexes_of(options: Option<&Value>) -> Result<Vec<yundb_query::index::IndexSpec>> {
+    let Some(list) = options
+        .and_then(|o| o.get("indexes"))
+        .and_then(Value::as_array)
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(list
+        .iter()
+        .map(yundb_query::index::IndexSpec::from_json)
+        .collect::<std::result::Result<_, _>>()?)
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -165,6 +180,104 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         }
     }
 
+    /// Creates a secondary index on one or more dot paths (compound, multikey over arrays;
+    /// `unique` rejects a second record with the same key, a missing field counting as `null`).
+    /// The index is built from the existing records in the same transaction that records it;
+    /// from then on every write maintains it. Admin only.
+    ///
+    /// # Errors
+    /// `INVALID_PARAM` for a bad name or path, an existing name, or parallel arrays in a
+    /// compound key; `DATABASE_DUPLICATE_WRITE` if existing records break `unique`.
+    pub fn create_index(&self, name: &str, keys: &[(&str, Direction)], unique: bool) -> Result<()> {
+        self.require_admin("manage indexes")?;
+        let spec = IndexSpec::new(name, keys, unique)?;
+        let inner = &self.db.inner;
+        let _writer = inner.writer.lock();
+        let txn = inner.store.begin_write()?;
+        let mut options = txn.collection_options(&self.name)?.ok_or_else(|| {
+            StorageError::CollectionNotFound {
+                name: self.name.clone(),
+            }
+        })?;
+        if indexes_of(Some(&options))?.iter().any(|i| i.name == name) {
+            return Err(Error::InvalidParam {
+                reason: format!("index `{name}` already exists on `{}`", self.name),
+            });
+        }
+        txn.create_index_table(&self.name, name)?;
+        {
+            let mut coll = txn.collection(&self.name)?;
+            let mut entries = Vec::new();
+            coll.scan_numbered(&mut |number, doc| {
+                for key in spec.keys_of(&doc).map_err(|e| StorageError::Corrupted {
+                    collection: self.name.clone(),
+                    detail: e.to_string(),
+                })? {
+                    entries.push((number, key));
+                }
+                Ok(())
+            })?;
+            for (number, key) in entries {
+                coll.index_put(name, &key, unique, number)?;
+            }
+        }
+        if let Some(m) = options.as_object_mut() {
+            let list = m
+                .entry("indexes")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(items) = list {
+                items.push(spec.to_json());
+            }
+        }
+        txn.set_collection_options(&self.name, &options)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Drops a secondary index. Returns whether it existed. Admin only.
+    pub fn drop_index(&self, name: &str) -> Result<bool> {
+        self.require_admin("manage indexes")?;
+        let inner = &self.db.inner;
+        let _writer = inner.writer.lock();
+        let txn = inner.store.begin_write()?;
+        let mut options = txn.collection_options(&self.name)?.ok_or_else(|| {
+            StorageError::CollectionNotFound {
+                name: self.name.clone(),
+            }
+        })?;
+        let before = indexes_of(Some(&options))?.len();
+        if let Some(Value::Array(items)) = options.get_mut("indexes") {
+            items.retain(|i| i.get("name").and_then(Value::as_str) != Some(name));
+        }
+        if indexes_of(Some(&options))?.len() == before {
+            return Ok(false);
+        }
+        txn.drop_index_table(&self.name, name)?;
+        txn.set_collection_options(&self.name, &options)?;
+        txn.commit()?;
+        Ok(true)
+    }
+
+    /// The collection's secondary indexes (`_id` is always indexed and not listed).
+    pub fn indexes(&self) -> Result<Vec<IndexSpec>> {
+        let read = self.db.inner.store.begin_read()?;
+        let options = read.collection_options(&self.name)?.ok_or_else(|| {
+            StorageError::CollectionNotFound {
+                name: self.name.clone(),
+            }
+        })?;
+        indexes_of(Some(&options))
+    }
+
+    fn require_admin(&self, what: &str) -> Result<()> {
+        match &self.db.caller {
+            Caller::Admin => Ok(()),
+            Caller::User { .. } => Err(Error::PermissionDenied {
+                reason: format!("only admin callers may {what}"),
+            }),
+        }
+    }
+
     pub(crate) fn db(&self) -> &Db {
         &self.db
     }
@@ -191,7 +304,8 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         let txn = inner.store.begin_write()?;
         let watched = inner.hub.is_watched(&self.name);
         let (changed, changes) = {
-            let mut tx = Tx::new(self.open_for_write(&txn)?, watched);
+            let indexes = indexes_of(txn.collection_options(&self.name)?.as_ref())?;
+            let mut tx = Tx::new(self.open_for_write(&txn)?, indexes, watched);
             let changed = f(&mut tx)?;
             (changed, tx.into_changes())
         };
@@ -366,7 +480,7 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
                 if yundb_storage::encode(&old) == prepared.bytes {
                     return Ok(false);
                 }
-                tx.replace(&prepared, old)?;
+                tx.replace(&prepared, &old)?;
                 result.updated = 1;
                 Ok(true)
             }

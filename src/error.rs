@@ -53,7 +53,9 @@ impl Error {
         match self {
             Error::Storage(e) => match e {
                 StorageError::CollectionNotFound { .. } => "DATABASE_COLLECTION_NOT_EXIST",
-                StorageError::DuplicateId { .. } => "DATABASE_DUPLICATE_WRITE",
+                StorageError::DuplicateId { .. } | StorageError::DuplicateKey { .. } => {
+                    "DATABASE_DUPLICATE_WRITE"
+                }
                 StorageError::CollectionExists { .. } => "DATABASE_REQUEST_FAILED",
                 StorageError::InvalidCollectionName { .. } | StorageError::InvalidId { .. } => {
                     "INVALID_PARAM"

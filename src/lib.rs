@@ -40,7 +40,8 @@ pub use collection::{Collection, DocRef, RemoveResult, UpdateResult};
 pub use db::{Builder, Caller, Db, Options};
 pub use error::{Error, Result};
 pub use query::{Limits, Query};
-pub use yundb_query::{QueryError, UpdateError, ValueError};
+pub use yundb_query::index::IndexSpec;
+pub use yundb_query::{Direction, QueryError, UpdateError, ValueError};
 pub use yundb_storage::{generate_id, StorageError};
 pub use yundb_watch::{
     CallbackWatch, DataType, DocChange, HubOptions, QueueType, Snapshot, Subscription, WatchError,

@@ -6,6 +6,12 @@ use serde_json::{json, Map, Value};
 use yundb_query::{value, ApplyContext, Direction, Filter, Projection, QueryError, Sort, Update};
 use yundb_storage::{IdKey, RecordRead};
 
+use std::collections::HashSet;
+use std::ops::Bound;
+
+use yundb_query::index::IndexSpec;
+use yundb_query::planner;
+
 use crate::access::{Gate, Mode, WriteKind};
 use crate::collection::{now_ms, Collection, RemoveResult, UpdateResult};
 use crate::db::Caller;
@@ -235,25 +241,120 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
         &self.coll
     }
 
-    /// Runs the query and returns the matching documents.
-    pub fn get(&self) -> Result<Vec<T>> {
-        let plan = self.plan(Intent::Read)?;
+    /// Runs the plan: the matching, visible documents in result order (sorted, or natural
+    /// order), of which at least `skip + limit` when the result is limited.
+    fn execute(
+        &self,
+        plan: &Plan,
+        coll: &dyn RecordRead,
+        indexes: &[IndexSpec],
+        stats: &mut Stats,
+    ) -> Result<Vec<Value>> {
         let db = self.coll.db();
-        let read = db.inner.store.begin_read()?;
-        let coll = read.collection(self.coll.name())?;
-        let cap = plan
-            .sort
-            .is_empty()
-            .then_some(plan.skip.saturating_add(plan.limit.unwrap_or(u64::MAX)));
-        let mut docs = matching(
-            &coll,
-            &plan.filter,
-            &|d| plan.gate.allows(&|c, id| db.lookup(c, id), d),
-            cap,
-        )?;
+        let lookup = |c: &str, id: &str| db.lookup(c, id);
+        let visible = |d: &Value| plan.gate.allows(&lookup, d);
+        let want = plan.limit.map(|l| plan.skip.saturating_add(l));
+        let scan = if plan.filter.id_equality().is_some() {
+            None
+        } else {
+            planner::choose(&plan.filter, &plan.sort, indexes)
+        };
+        let Some(scan) = scan else {
+            stats.plan = if plan.filter.id_equality().is_some() {
+                json!({"stage": "IDHACK"})
+            } else {
+                json!({"stage": "COLLSCAN"})
+            };
+            let cap = plan.sort.is_empty().then_some(want).flatten();
+            let mut docs = matching(coll, &plan.filter, &visible, cap)?;
+            stats.docs_examined = if plan.filter.id_equality().is_some() {
+                1
+            } else {
+                coll.len()?
+            };
+            if !plan.sort.is_empty() {
+                docs.sort_by(|a, b| plan.sort.compare(a, b));
+            }
+            return Ok(docs);
+        };
+        stats.plan = json!({"stage": "IXSCAN", "scan": scan.describe()});
+        let mut seen = HashSet::new();
+        let mut found: Vec<(u64, Value)> = Vec::new();
+        let mut failure = None;
+        let ranges: Vec<_> = if scan.reverse {
+            scan.ranges.iter().rev().collect()
+        } else {
+            scan.ranges.iter().collect()
+        };
+        'ranges: for (lo, hi) in ranges {
+            let mut stop = false;
+            coll.index_scan(
+                &scan.index,
+                as_ref(lo),
+                as_ref(hi),
+                scan.reverse,
+                &mut |number| {
+                    stats.keys_examined += 1;
+                    if !seen.insert(number) {
+                        return true;
+                    }
+                    stats.docs_examined += 1;
+                    let doc = match coll.get_number(number) {
+                        Ok(Some(d)) => d,
+                        Ok(None) => return true,
+                        Err(e) => {
+                            failure = Some(e);
+                            return false;
+                        }
+                    };
+                    if !plan.filter.matches(&doc) || !visible(&doc) {
+                        return true;
+                    }
+                    // In index order, stop once the limit is reached and the last key's ties are in.
+                    if scan.ordered {
+                        if let (Some(w), Some((_, last))) = (want, found.last()) {
+                            if found.len() as u64 >= w
+                                && plan.sort.compare(last, &doc) != std::cmp::Ordering::Equal
+                            {
+                                stop = true;
+                                return false;
+                            }
+                        }
+                    }
+                    found.push((number, doc));
+                    true
+                },
+            )?;
+            if let Some(e) = failure.take() {
+                return Err(e.into());
+            }
+            if stop {
+                break 'ranges;
+            }
+        }
+        // Natural order first (record numbers grow with inserts), then a stable sort: exactly
+        // what a full scan gives.
+        found.sort_by_key(|(n, _)| *n);
+        let mut docs: Vec<Value> = found.into_iter().map(|(_, d)| d).collect();
         if !plan.sort.is_empty() {
             docs.sort_by(|a, b| plan.sort.compare(a, b));
         }
+        Ok(docs)
+    }
+
+    fn run(&self, plan: &Plan, stats: &mut Stats) -> Result<Vec<Value>> {
+        let db = self.coll.db();
+        let read = db.inner.store.begin_read()?;
+        let indexes =
+            crate::collection::indexes_of(read.collection_options(self.coll.name())?.as_ref())?;
+        let coll = read.collection(self.coll.name())?;
+        self.execute(plan, &coll, &indexes, stats)
+    }
+
+    /// Runs the query and returns the matching documents.
+    pub fn get(&self) -> Result<Vec<T>> {
+        let plan = self.plan(Intent::Read)?;
+        let docs = self.run(&plan, &mut Stats::default())?;
         let skip = usize::try_from(plan.skip).unwrap_or(usize::MAX);
         let take = plan
             .limit
@@ -271,23 +372,37 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
             .collect()
     }
 
+    /// How the query runs: `{"stage": "COLLSCAN" | "IXSCAN" | "IDHACK", "scan": {index, ..},
+    /// "keysExamined", "docsExamined", "returned"}`. It runs the query to count.
+    pub fn explain(&self) -> Result<Value> {
+        let plan = self.plan(Intent::Read)?;
+        let mut stats = Stats::default();
+        let docs = self.run(&plan, &mut stats)?;
+        let skip = usize::try_from(plan.skip).unwrap_or(usize::MAX);
+        let take = plan
+            .limit
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let returned = docs.len().saturating_sub(skip).min(take);
+        let mut out = stats.plan;
+        if let Some(m) = out.as_object_mut() {
+            m.insert("keysExamined".into(), json!(stats.keys_examined));
+            m.insert("docsExamined".into(), json!(stats.docs_examined));
+            m.insert("returned".into(), json!(returned));
+        }
+        Ok(out)
+    }
+
     /// The number of matching documents (skip and limit do not apply).
     pub fn count(&self) -> Result<u64> {
         let plan = self.plan(Intent::Read)?;
-        let db = self.coll.db();
-        let read = db.inner.store.begin_read()?;
-        let coll = read.collection(self.coll.name())?;
-        let mut n = 0u64;
-        scan_matching(
-            &coll,
-            &plan.filter,
-            &|d| plan.gate.allows(&|c, id| db.lookup(c, id), d),
-            &mut |_| {
-                n += 1;
-                true
-            },
-        )?;
-        Ok(n)
+        let mut unlimited = Plan {
+            limit: None,
+            skip: 0,
+            sort: Sort::default(),
+            ..plan
+        };
+        unlimited.projection = None;
+        Ok(self.run(&unlimited, &mut Stats::default())?.len() as u64)
     }
 
     /// Updates every matching document with CloudBase's plain-object merge, in one transaction:
@@ -338,7 +453,7 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
                 (!multi).then_some(1),
             )?;
             for mut doc in targets {
-                let before = tx.watched().then(|| doc.clone());
+                let before = tx.needs_before().then(|| doc.clone());
                 result.matched += 1;
                 let id = doc.get("_id").cloned().unwrap_or(Value::Null);
                 let ctx = ApplyContext {
@@ -355,7 +470,7 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
                         })?;
                 if applied.changed() {
                     let bytes = self.coll.check_and_encode(&doc)?;
-                    tx.update(&id, &bytes, before, &doc, applied)?;
+                    tx.update(&id, &bytes, before.as_ref(), &doc, applied)?;
                     result.updated += 1;
                 }
             }
@@ -409,7 +524,7 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
                 None,
             )? {
                 let id = doc.get("_id").cloned().unwrap_or(Value::Null);
-                if tx.remove(&id, Some(doc))? {
+                if tx.remove(&id, &doc)? {
                     removed += 1;
                 }
             }
@@ -465,4 +580,20 @@ pub(crate) fn matching(
         (out.len() as u64) < cap
     })?;
     Ok(out)
+}
+
+/// What running a plan cost.
+#[derive(Default)]
+struct Stats {
+    plan: Value,
+    keys_examined: u64,
+    docs_examined: u64,
+}
+
+fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(v) => Bound::Included(v.as_slice()),
+        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
 }

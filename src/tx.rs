@@ -1,27 +1,30 @@
-//! One write transaction on one collection, recording what it changes for the watch hub.
+//! One write transaction on one collection: every write goes through here, so that secondary
+//! indexes are maintained in the same transaction and a watched collection's changes are
+//! recorded for the commit's batch.
 
 use std::sync::Arc;
 
 use serde_json::Value;
+use yundb_query::index::IndexSpec;
 use yundb_query::Applied;
 use yundb_storage::{CollectionWriter, IdKey, RecordRead};
 use yundb_watch::{Change, ChangeKind};
 
 use crate::collection::Prepared;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
-/// A collection inside a write transaction. Every write goes through here, so that a watched
-/// collection's changes are recorded for the commit's batch.
 pub(crate) struct Tx<'t> {
     coll: CollectionWriter<'t>,
+    indexes: Vec<IndexSpec>,
     /// `None` when no watch is open on the collection: nothing is recorded.
     changes: Option<Vec<Change>>,
 }
 
 impl<'t> Tx<'t> {
-    pub(crate) fn new(coll: CollectionWriter<'t>, watched: bool) -> Self {
+    pub(crate) fn new(coll: CollectionWriter<'t>, indexes: Vec<IndexSpec>, watched: bool) -> Self {
         Tx {
             coll,
+            indexes,
             changes: watched.then(Vec::new),
         }
     }
@@ -30,9 +33,10 @@ impl<'t> Tx<'t> {
         self.changes
     }
 
-    /// Whether changes are recorded (callers then keep the documents' previous versions).
-    pub(crate) fn watched(&self) -> bool {
-        self.changes.is_some()
+    /// Whether updates must hand over the documents' previous versions (to record the change
+    /// or to move index entries).
+    pub(crate) fn needs_before(&self) -> bool {
+        self.changes.is_some() || !self.indexes.is_empty()
     }
 
     pub(crate) fn reader(&self) -> &dyn RecordRead {
@@ -47,25 +51,45 @@ impl<'t> Tx<'t> {
         &mut self,
         id: &Value,
         kind: ChangeKind,
-        before: Option<Value>,
-        after: Option<Value>,
+        before: Option<&Value>,
+        after: Option<&Value>,
     ) {
         if let Some(changes) = &mut self.changes {
             changes.push(Change {
                 id: id.clone(),
                 kind,
-                before: before.map(Arc::new),
-                after: after.map(Arc::new),
+                before: before.map(|v| Arc::new(v.clone())),
+                after: after.map(|v| Arc::new(v.clone())),
             });
         }
     }
 
+    /// Moves a record's index entries from `old` to `new` (either may be absent).
+    fn reindex(&mut self, number: u64, old: Option<&Value>, new: Option<&Value>) -> Result<()> {
+        for spec in &self.indexes {
+            let old_keys = old
+                .map(|d| spec.keys_of(d))
+                .transpose()?
+                .unwrap_or_default();
+            let new_keys = new
+                .map(|d| spec.keys_of(d))
+                .transpose()?
+                .unwrap_or_default();
+            for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+                self.coll.index_delete(&spec.name, k, spec.unique, number)?;
+            }
+            for k in new_keys.iter().filter(|k| !old_keys.contains(k)) {
+                self.coll.index_put(&spec.name, k, spec.unique, number)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Inserts a new record.
     pub(crate) fn insert(&mut self, p: &Prepared) -> Result<()> {
-        self.coll.insert(&p.key, &p.id, &p.bytes)?;
-        if self.watched() {
-            self.record(&p.id, ChangeKind::Add, None, Some(p.doc.clone()));
-        }
+        let number = self.coll.insert(&p.key, &p.id, &p.bytes)?;
+        self.reindex(number, None, Some(&p.doc))?;
+        self.record(&p.id, ChangeKind::Add, None, Some(&p.doc));
         Ok(())
     }
 
@@ -74,37 +98,50 @@ impl<'t> Tx<'t> {
         &mut self,
         id: &Value,
         bytes: &[u8],
-        before: Option<Value>,
+        before: Option<&Value>,
         after: &Value,
         applied: Applied,
     ) -> Result<()> {
-        self.coll.replace(&IdKey::new(id)?, bytes)?;
-        if self.watched() {
-            self.record(id, ChangeKind::Update(applied), before, Some(after.clone()));
+        let number = self
+            .coll
+            .replace(&IdKey::new(id)?, bytes)?
+            .ok_or_else(|| missing(id))?;
+        if !self.indexes.is_empty() {
+            self.reindex(
+                number,
+                Some(before.ok_or_else(|| missing(id))?),
+                Some(after),
+            )?;
         }
+        self.record(id, ChangeKind::Update(applied), before, Some(after));
         Ok(())
     }
 
     /// Stores a replacement (`set`) of an existing record.
-    pub(crate) fn replace(&mut self, p: &Prepared, before: Value) -> Result<()> {
-        self.coll.replace(&p.key, &p.bytes)?;
-        if self.watched() {
-            self.record(
-                &p.id,
-                ChangeKind::Replace,
-                Some(before),
-                Some(p.doc.clone()),
-            );
-        }
+    pub(crate) fn replace(&mut self, p: &Prepared, before: &Value) -> Result<()> {
+        let number = self
+            .coll
+            .replace(&p.key, &p.bytes)?
+            .ok_or_else(|| missing(&p.id))?;
+        self.reindex(number, Some(before), Some(&p.doc))?;
+        self.record(&p.id, ChangeKind::Replace, Some(before), Some(&p.doc));
         Ok(())
     }
 
-    /// Removes a record; `before` is its content when known. Returns whether it existed.
-    pub(crate) fn remove(&mut self, id: &Value, before: Option<Value>) -> Result<bool> {
-        let existed = self.coll.remove(&IdKey::new(id)?)?;
-        if existed && self.watched() {
-            self.record(id, ChangeKind::Remove, before, None);
-        }
-        Ok(existed)
+    /// Removes a record whose content is `before`. Returns whether it existed.
+    pub(crate) fn remove(&mut self, id: &Value, before: &Value) -> Result<bool> {
+        let Some(number) = self.coll.remove(&IdKey::new(id)?)? else {
+            return Ok(false);
+        };
+        self.reindex(number, Some(before), None)?;
+        self.record(id, ChangeKind::Remove, Some(before), None);
+        Ok(true)
     }
+}
+
+fn missing(id: &Value) -> Error {
+    Error::Storage(yundb_storage::StorageError::Corrupted {
+        collection: String::new(),
+        detail: format!("record {id} vanished inside its own transaction"),
+    })
 }

@@ -76,6 +76,10 @@ pub fn execute(db: &Db, request: &Value) -> Result<Value> {
     match action.trim_start_matches("database.") {
         "queryDocument" | "getDocument" => {
             let query = find_query(db, &params)?;
+            // `explain: true` (a yundb extension) adds the plan the query ran with.
+            if params.get("explain").and_then(Value::as_bool) == Some(true) {
+                return Ok(json!({"list": query.get()?, "plan": query.explain()?}));
+            }
             Ok(json!({"list": query.get()?}))
         }
         "countDocument" | "calculateDocument" => {

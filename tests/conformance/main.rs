@@ -16,6 +16,66 @@ fn folder() -> PathBuf {
 }
 
 /// One database per dataset, loaded once: query cases only read.
+/// Every dot path the documents hold (objects and arrays of objects walked, two levels deep).
+fn field_paths(docs: &[Value]) -> Vec<String> {
+    fn walk(v: &Value, prefix: &str, depth: usize, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::Object(m) if !m.keys().any(|k| k.starts_with('$')) => {
+                for (k, child) in m {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    out.insert(path.clone());
+                    if depth < 2 {
+                        walk(child, &path, depth + 1, out);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, prefix, depth, out)),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for d in docs {
+        walk(d, "", 0, &mut out);
+    }
+    out.into_iter().filter(|p| p != "_id").collect()
+}
+
+/// The same datasets with a secondary index on every field (the run with indexes).
+fn indexed(sets: &HashMap<String, Db>) -> HashMap<String, Db> {
+    sets.iter()
+        .map(|(name, db)| {
+            let copy = Db::builder()
+                .limits(yundb::Limits::unlimited())
+                .memory()
+                .unwrap();
+            copy.create_collection(name).unwrap();
+            let docs = db.collection(name).query().get().unwrap();
+            copy.collection(name).add_many(&docs).unwrap();
+            for (i, path) in field_paths(&docs).iter().enumerate() {
+                // A path that reaches parallel arrays in some document cannot be indexed.
+                let _ = copy.collection(name).create_index(
+                    &format!("f{i}"),
+                    &[(path, yundb::Direction::Asc)],
+                    false,
+                );
+                let _ = copy.collection(name).create_index(
+                    &format!("d{i}"),
+                    &[
+                        (path, yundb::Direction::Desc),
+                        ("_id", yundb::Direction::Asc),
+                    ],
+                    false,
+                );
+            }
+            (name.clone(), copy)
+        })
+        .collect()
+}
+
 fn datasets(dir: &Path) -> HashMap<String, Db> {
     let mut out = HashMap::new();
     let Ok(entries) = std::fs::read_dir(dir.join("datasets")) else {
@@ -53,6 +113,7 @@ struct Outcome {
     total: Option<u64>,
     ids: Option<Vec<Value>>,
     list: Option<Vec<Value>>,
+    plan_used: bool,
     error: Option<String>,
 }
 
@@ -78,12 +139,18 @@ fn run_query(db: &Db, wire: &Value) -> Outcome {
             }),
             list: f["list"].as_array().cloned(),
             error: None,
+            plan_used: {
+                let mut explain = wire.clone();
+                explain["params"]["explain"] = json!(true);
+                yundb::wire::execute(&admin, &explain).is_ok_and(|r| r["plan"]["stage"] == "IXSCAN")
+            },
         },
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Outcome {
             total: None,
             ids: None,
             list: None,
             error: Some(format!("{} ({})", e.code(), e)),
+            plan_used: false,
         },
     }
 }
@@ -258,6 +325,8 @@ mod scenario;
 fn conformance() {
     let dir = folder();
     let sets = datasets(&dir);
+    let with_indexes = indexed(&sets);
+    let (mut indexed_checked, mut indexed_used) = (0usize, 0usize);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read conformance folder {}: {e}", dir.display()))
         .flatten()
@@ -306,6 +375,26 @@ fn conformance() {
                     };
                     let outcome = run_query(db, &case["wire"]);
                     let mut verdict = check_query(&outcome, &case["expect"]);
+                    // The same case on the indexed copy must come out the same.
+                    if let Some(idb) = with_indexes.get(dataset) {
+                        let indexed_outcome = run_query(idb, &case["wire"]);
+                        if indexed_outcome.ids != outcome.ids
+                            || indexed_outcome.total != outcome.total
+                            || indexed_outcome.list != outcome.list
+                            || indexed_outcome.error.is_some() != outcome.error.is_some()
+                        {
+                            failed += 1;
+                            failures.push(format!(
+                                "{id}: with indexes: ids {:?} vs {:?} without",
+                                indexed_outcome.ids, outcome.ids
+                            ));
+                            continue;
+                        }
+                        indexed_checked += 1;
+                        if indexed_outcome.plan_used {
+                            indexed_used += 1;
+                        }
+                    }
                     if verdict.is_some() {
                         if let Some(alts) = case.get("alt_expect").and_then(Value::as_object) {
                             if let Some((name, _)) = alts
@@ -376,6 +465,7 @@ fn conformance() {
     for (reason, n) in &skipped {
         println!("skipped {n}: {reason}");
     }
+    println!("query cases re-run with an index on every field: {indexed_checked} identical ({indexed_used} planned on an index)");
     println!("conformance: {passed} passed, {failed} failed");
     assert_eq!(failed, 0, "{failed} conformance cases failed");
 }

@@ -2,6 +2,7 @@
 
 mod access;
 mod documents;
+mod index;
 mod query;
 mod update;
 mod watch;

@@ -123,7 +123,8 @@ pub fn cmp_numbers(x: &Number, y: &Number) -> Ordering {
         (Exact::Int(a), Exact::Int(b)) => a.cmp(&b),
         (Exact::Int(a), Exact::Float(b)) => cmp_int_float(a, b),
         (Exact::Float(a), Exact::Int(b)) => cmp_int_float(b, a).reverse(),
-        (Exact::Float(a), Exact::Float(b)) => a.total_cmp(&b),
+        // -0.0 equals 0.0, as in MongoDB.
+        (Exact::Float(a), Exact::Float(b)) => a.partial_cmp(&b).unwrap_or_else(|| a.total_cmp(&b)),
     }
 }
 

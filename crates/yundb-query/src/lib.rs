@@ -10,8 +10,10 @@
 mod compare;
 mod error;
 mod filter;
+pub mod index;
 mod json;
 mod path;
+pub mod planner;
 mod projection;
 mod regex;
 pub mod replay;

@@ -134,7 +134,7 @@ impl Sort {
 
 /// A document's sort key for one path.
 #[derive(Debug, Clone, Copy)]
-enum Key<'a> {
+pub(crate) enum Key<'a> {
     /// An empty array.
     Undefined,
     /// Missing or null.
@@ -179,7 +179,7 @@ fn sort_key<'a>(doc: &'a Value, path: &FieldPath, dir: Direction) -> Key<'a> {
 }
 
 /// The index keys a document has for a path (MongoDB's multikey expansion).
-fn collect<'a>(v: &'a Value, segs: &[Segment], out: &mut dyn FnMut(Key<'a>)) {
+pub(crate) fn collect<'a>(v: &'a Value, segs: &[Segment], out: &mut dyn FnMut(Key<'a>)) {
     let Some((seg, rest)) = segs.split_first() else {
         match v {
             Value::Array(items) if items.is_empty() => out(Key::Undefined),

@@ -32,6 +32,14 @@ pub enum StorageError {
         /// The `_id`, as JSON.
         id: String,
     },
+    /// A unique index already holds this key for another record.
+    #[error("duplicate key in unique index `{index}` of collection `{collection}`")]
+    DuplicateKey {
+        /// The collection's name.
+        collection: String,
+        /// The index.
+        index: String,
+    },
     /// An `_id` that is neither a string nor a finite number, or too long.
     #[error("invalid _id: {reason}")]
     InvalidId {

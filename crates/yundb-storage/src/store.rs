@@ -8,6 +8,8 @@
 //!   every insert, so a scan of this table is insertion order ("natural order").
 //! - `i/<name>` (`&[u8] → u64`): encoded `_id` ([`IdKey`]) → record number.
 
+use std::collections::HashMap;
+use std::ops::Bound;
 use std::path::Path;
 
 use redb::{
@@ -62,6 +64,46 @@ fn records_table(name: &str) -> String {
 
 fn ids_table(name: &str) -> String {
     format!("i/{name}")
+}
+
+fn index_table(collection: &str, index: &str) -> String {
+    format!("x/{collection}/{index}")
+}
+
+type IndexDef<'n> = TableDefinition<'n, &'static [u8], u64>;
+
+/// The stored key of a non-unique index entry: the index key, then the record number.
+fn entry_key(key: &[u8], unique: bool, record: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 8);
+    k.extend_from_slice(key);
+    if !unique {
+        k.extend_from_slice(&record.to_be_bytes());
+    }
+    k
+}
+
+fn scan_index(
+    table: &impl ReadableTable<&'static [u8], u64>,
+    lower: Bound<&[u8]>,
+    upper: Bound<&[u8]>,
+    reverse: bool,
+    f: &mut dyn FnMut(u64) -> bool,
+) -> Result<()> {
+    let range = table.range((lower, upper))?;
+    if reverse {
+        for entry in range.rev() {
+            if !f(entry?.1.value()) {
+                break;
+            }
+        }
+    } else {
+        for entry in range {
+            if !f(entry?.1.value()) {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A database file (or memory region) holding collections of JSON records.
@@ -150,13 +192,14 @@ impl ReadTxn {
     ///
     /// # Errors
     /// [`StorageError::CollectionNotFound`] if it does not exist.
-    pub fn collection(&self, name: &str) -> Result<CollectionReader> {
+    pub fn collection(&self, name: &str) -> Result<CollectionReader<'_>> {
         if self.collection_options(name)?.is_none() {
             return Err(StorageError::CollectionNotFound {
                 name: name.to_owned(),
             });
         }
         Ok(CollectionReader {
+            txn: &self.txn,
             name: name.to_owned(),
             records: self
                 .txn
@@ -244,7 +287,32 @@ impl WriteTxn {
             .delete_table(TableDefinition::<u64, &[u8]>::new(&records_table(name)))?;
         self.txn
             .delete_table(TableDefinition::<&[u8], u64>::new(&ids_table(name)))?;
+        let prefix = format!("x/{name}/");
+        let indexes: Vec<String> = self
+            .txn
+            .list_tables()?
+            .map(|t| redb::TableHandle::name(&t).to_owned())
+            .filter(|n| n.starts_with(&prefix))
+            .collect();
+        for table in indexes {
+            self.txn.delete_table(IndexDef::new(&table))?;
+        }
         Ok(true)
+    }
+
+    /// Creates an empty index table for a collection (the caller fills it and records the
+    /// index's definition in the collection's options).
+    pub fn create_index_table(&self, collection: &str, index: &str) -> Result<()> {
+        self.txn
+            .open_table(IndexDef::new(&index_table(collection, index)))?;
+        Ok(())
+    }
+
+    /// Deletes an index table.
+    pub fn drop_index_table(&self, collection: &str, index: &str) -> Result<()> {
+        self.txn
+            .delete_table(IndexDef::new(&index_table(collection, index)))?;
+        Ok(())
     }
 
     /// The options stored with a collection, or `None` if it does not exist.
@@ -275,6 +343,8 @@ impl WriteTxn {
             .open_table(TableDefinition::new(&records_table(name)))?;
         let next = records.last()?.map_or(0, |(k, _)| k.value() + 1);
         Ok(CollectionWriter {
+            txn: &self.txn,
+            indexes: HashMap::new(),
             name: name.to_owned(),
             records,
             ids: self
@@ -304,6 +374,19 @@ pub trait RecordRead {
     fn get(&self, id: &IdKey) -> Result<Option<Value>>;
     /// Calls `f` with every record in insertion order until it returns `false`.
     fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()>;
+    /// The record with this record number (see [`CollectionWriter::insert`]).
+    fn get_number(&self, number: u64) -> Result<Option<Value>>;
+    /// Calls `f` with the record number of every entry of `index` whose key lies in the bounds
+    /// (the index key without the record-number suffix of non-unique entries: a prefix bound
+    /// covers them), in key order or reversed, until it returns `false`.
+    fn index_scan(
+        &self,
+        index: &str,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        f: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<()>;
     /// The number of records.
     fn len(&self) -> Result<u64>;
     /// Whether the collection holds no records.
@@ -352,15 +435,35 @@ fn decode_record(name: &str, bytes: &[u8]) -> Result<Value> {
 }
 
 /// One collection in a read snapshot.
-pub struct CollectionReader {
+pub struct CollectionReader<'r> {
+    txn: &'r ReadTransaction,
     name: String,
     records: ReadOnlyTable<u64, &'static [u8]>,
     ids: ReadOnlyTable<&'static [u8], u64>,
 }
 
-impl RecordRead for CollectionReader {
+impl RecordRead for CollectionReader<'_> {
     fn get(&self, id: &IdKey) -> Result<Option<Value>> {
         get_record(&self.name, &self.records, &self.ids, id)
+    }
+    fn get_number(&self, number: u64) -> Result<Option<Value>> {
+        match self.records.get(number)? {
+            Some(bytes) => decode_record(&self.name, bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+    fn index_scan(
+        &self,
+        index: &str,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        f: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<()> {
+        let table = self
+            .txn
+            .open_table(IndexDef::new(&index_table(&self.name, index)))?;
+        scan_index(&table, lower, upper, reverse, f)
     }
     fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
         scan_records(&self.name, &self.records, f)
@@ -372,6 +475,8 @@ impl RecordRead for CollectionReader {
 
 /// One collection inside a write transaction.
 pub struct CollectionWriter<'t> {
+    txn: &'t WriteTransaction,
+    indexes: HashMap<String, Table<'t, &'static [u8], u64>>,
     name: String,
     records: Table<'t, u64, &'static [u8]>,
     ids: Table<'t, &'static [u8], u64>,
@@ -382,6 +487,28 @@ impl RecordRead for CollectionWriter<'_> {
     fn get(&self, id: &IdKey) -> Result<Option<Value>> {
         get_record(&self.name, &self.records, &self.ids, id)
     }
+    fn get_number(&self, number: u64) -> Result<Option<Value>> {
+        match self.records.get(number)? {
+            Some(bytes) => decode_record(&self.name, bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+    fn index_scan(
+        &self,
+        index: &str,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        f: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<()> {
+        if let Some(table) = self.indexes.get(index) {
+            return scan_index(table, lower, upper, reverse, f);
+        }
+        let table = self
+            .txn
+            .open_table(IndexDef::new(&index_table(&self.name, index)))?;
+        scan_index(&table, lower, upper, reverse, f)
+    }
     fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
         scan_records(&self.name, &self.records, f)
     }
@@ -390,12 +517,12 @@ impl RecordRead for CollectionWriter<'_> {
     }
 }
 
-impl CollectionWriter<'_> {
+impl<'t> CollectionWriter<'t> {
     /// Inserts a new record.
     ///
     /// # Errors
     /// [`StorageError::DuplicateId`] if a record with this `_id` exists.
-    pub fn insert(&mut self, id: &IdKey, id_value: &Value, encoded: &[u8]) -> Result<()> {
+    pub fn insert(&mut self, id: &IdKey, id_value: &Value, encoded: &[u8]) -> Result<u64> {
         if self.ids.get(id.as_bytes())?.is_some() {
             return Err(StorageError::DuplicateId {
                 collection: self.name.clone(),
@@ -406,25 +533,94 @@ impl CollectionWriter<'_> {
         self.next += 1;
         self.records.insert(number, encoded)?;
         self.ids.insert(id.as_bytes(), number)?;
-        Ok(())
+        Ok(number)
     }
 
     /// Replaces an existing record in place (it keeps its position in natural order). Returns
-    /// `false` if there is no record with this `_id`.
-    pub fn replace(&mut self, id: &IdKey, encoded: &[u8]) -> Result<bool> {
+    /// its record number, or `None` if there is no record with this `_id`.
+    pub fn replace(&mut self, id: &IdKey, encoded: &[u8]) -> Result<Option<u64>> {
         let Some(number) = self.ids.get(id.as_bytes())?.map(|g| g.value()) else {
-            return Ok(false);
+            return Ok(None);
         };
         self.records.insert(number, encoded)?;
-        Ok(true)
+        Ok(Some(number))
     }
 
-    /// Removes a record. Returns whether it existed.
-    pub fn remove(&mut self, id: &IdKey) -> Result<bool> {
+    /// Removes a record. Returns its record number, or `None` if it did not exist.
+    pub fn remove(&mut self, id: &IdKey) -> Result<Option<u64>> {
         let Some(number) = self.ids.remove(id.as_bytes())?.map(|g| g.value()) else {
-            return Ok(false);
+            return Ok(None);
         };
         self.records.remove(number)?;
-        Ok(true)
+        Ok(Some(number))
+    }
+
+    /// The record number of the record with this `_id`.
+    pub fn number_of(&self, id: &IdKey) -> Result<Option<u64>> {
+        Ok(self.ids.get(id.as_bytes())?.map(|g| g.value()))
+    }
+
+    fn index(&mut self, index: &str) -> Result<&mut Table<'t, &'static [u8], u64>> {
+        if !self.indexes.contains_key(index) {
+            let table = self
+                .txn
+                .open_table(IndexDef::new(&index_table(&self.name, index)))?;
+            self.indexes.insert(index.to_owned(), table);
+        }
+        self.indexes
+            .get_mut(index)
+            .ok_or_else(|| StorageError::Corrupted {
+                collection: self.name.clone(),
+                detail: format!("index {index} could not be opened"),
+            })
+    }
+
+    /// Adds an index entry for a record.
+    ///
+    /// # Errors
+    /// [`StorageError::DuplicateKey`] when a unique index already holds the key for another
+    /// record.
+    pub fn index_put(&mut self, index: &str, key: &[u8], unique: bool, record: u64) -> Result<()> {
+        let name = self.name.clone();
+        let table = self.index(index)?;
+        let k = entry_key(key, unique, record);
+        if unique {
+            if let Some(existing) = table.get(k.as_slice())?.map(|g| g.value()) {
+                if existing != record {
+                    return Err(StorageError::DuplicateKey {
+                        collection: name,
+                        index: index.to_owned(),
+                    });
+                }
+            }
+        }
+        table.insert(k.as_slice(), record)?;
+        Ok(())
+    }
+
+    /// Removes a record's index entry.
+    pub fn index_delete(
+        &mut self,
+        index: &str,
+        key: &[u8],
+        unique: bool,
+        record: u64,
+    ) -> Result<()> {
+        let table = self.index(index)?;
+        let k = entry_key(key, unique, record);
+        if unique && table.get(k.as_slice())?.map(|g| g.value()) != Some(record) {
+            return Ok(());
+        }
+        table.remove(k.as_slice())?;
+        Ok(())
+    }
+
+    /// Calls `f` with every record and its record number, in insertion order.
+    pub fn scan_numbered(&self, f: &mut dyn FnMut(u64, Value) -> Result<()>) -> Result<()> {
+        for entry in self.records.iter()? {
+            let (k, bytes) = entry?;
+            f(k.value(), decode_record(&self.name, bytes.value())?)?;
+        }
+        Ok(())
     }
 }

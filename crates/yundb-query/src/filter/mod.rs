@@ -18,7 +18,7 @@ pub const MAX_NESTING: usize = 100;
 /// A compiled where-clause.
 #[derive(Debug, Clone)]
 pub struct Filter {
-    root: Node,
+    pub(crate) root: Node,
 }
 
 /// A predicate over a whole document.
@@ -67,8 +67,8 @@ pub(crate) enum CmpOp {
 
 #[derive(Debug, Clone)]
 pub(crate) struct InSet {
-    values: Box<[Value]>,
-    regexes: Box<[MongoRegex]>,
+    pub(crate) values: Box<[Value]>,
+    pub(crate) regexes: Box<[MongoRegex]>,
 }
 
 impl Filter {

@@ -1,0 +1,203 @@
+//! Query planning: choosing a secondary index for a filter and a sort order.
+//!
+//! An index is usable for equalities and `$in` on a prefix of its keys (scalar, non-null values:
+//! `null`, arrays, objects and regexes keep MongoDB semantics an index entry cannot express),
+//! then a range on the next key, and for an `order_by` that equals the keys after the equality
+//! prefix, in the index's directions or all reversed. The plan yields candidate records; the
+//! executor always re-checks the whole filter, so a plan only has to find a superset.
+
+use std::ops::Bound;
+
+use serde_json::{json, Value};
+
+use crate::filter::{CmpOp, Filter, Node, Pred};
+use crate::index::{bracket_bounds, component, IndexSpec};
+use crate::sort::{Direction, Sort};
+use crate::value::{special, Special};
+
+/// The most key ranges one plan may scan (`$in` lists multiply).
+pub const MAX_RANGES: usize = 1000;
+
+/// A range of index keys: lower and upper bound.
+pub type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// An index scan.
+#[derive(Debug, Clone)]
+pub struct IndexScan {
+    /// The index.
+    pub index: String,
+    /// Key ranges, in scan order.
+    pub ranges: Vec<KeyRange>,
+    /// Scan the index backwards.
+    pub reverse: bool,
+    /// The scan yields records in the sort order (so `limit` can stop it early).
+    pub ordered: bool,
+    /// Keys fixed by equality, whether a range applies.
+    pub equalities: usize,
+    /// Whether a range narrows the next key.
+    pub range: bool,
+}
+
+impl IndexScan {
+    /// A description for `explain()`.
+    pub fn describe(&self) -> Value {
+        json!({"index": self.index, "equalityKeys": self.equalities, "range": self.range, "ranges": self.ranges.len(), "reverse": self.reverse, "providesOrder": self.ordered})
+    }
+}
+
+fn indexable(v: &Value) -> bool {
+    match v {
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => true,
+        Value::Object(m) => matches!(special(m), Some(Special::Date(_) | Special::ObjectId(_))),
+        _ => false,
+    }
+}
+
+#[derive(Default)]
+struct Conditions<'a> {
+    eq: Vec<(&'a str, Vec<&'a Value>)>,
+    lower: Vec<(&'a str, &'a Value)>,
+    upper: Vec<(&'a str, &'a Value)>,
+}
+
+fn conditions(node: &Node) -> Conditions<'_> {
+    let mut out = Conditions::default();
+    let items: Vec<&Node> = match node {
+        Node::And(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    for n in items {
+        let Node::Path(path, pred) = n else { continue };
+        if path.segments().iter().any(|s| s.index().is_some()) {
+            continue;
+        }
+        let p = path.as_str();
+        match pred {
+            Pred::Cmp(CmpOp::Eq, v) if indexable(v) => out.eq.push((p, vec![v])),
+            Pred::In(set)
+                if set.regexes.is_empty()
+                    && !set.values.is_empty()
+                    && set.values.iter().all(indexable) =>
+            {
+                out.eq.push((p, set.values.iter().collect()));
+            }
+            Pred::Cmp(CmpOp::Gt | CmpOp::Gte, v) if indexable(v) => out.lower.push((p, v)),
+            Pred::Cmp(CmpOp::Lt | CmpOp::Lte, v) if indexable(v) => out.upper.push((p, v)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Chooses the best usable index, if any.
+pub fn choose(filter: &Filter, sort: &Sort, indexes: &[IndexSpec]) -> Option<IndexScan> {
+    let conds = conditions(&filter.root);
+    let mut best: Option<(usize, IndexScan)> = None;
+    for spec in indexes {
+        let mut values: Vec<Vec<&Value>> = Vec::new();
+        for (path, _) in &spec.keys {
+            match conds.eq.iter().find(|(p, _)| *p == path.as_str()) {
+                Some((_, vs)) => values.push(vs.clone()),
+                None => break,
+            }
+        }
+        let equalities = values.len();
+        let next = spec.keys.get(equalities);
+        let lower = next.and_then(|(p, _)| {
+            conds
+                .lower
+                .iter()
+                .find(|(q, _)| *q == p.as_str())
+                .map(|(_, v)| *v)
+        });
+        // Only one side: over an array field `$gt` and `$lt` may hold for different elements,
+        // so intersecting them would miss documents (MongoDB does not intersect multikey
+        // bounds either).
+        let upper = if lower.is_some() {
+            None
+        } else {
+            next.and_then(|(p, _)| {
+                conds
+                    .upper
+                    .iter()
+                    .find(|(q, _)| *q == p.as_str())
+                    .map(|(_, v)| *v)
+            })
+        };
+        let range =
+            next.is_some_and(|(_, d)| *d == Direction::Asc) && (lower.is_some() || upper.is_some());
+        // The sort must be the keys after the equality prefix, all as indexed or all reversed.
+        let tail = spec.keys.get(equalities..).unwrap_or_default();
+        let sort_keys = sort.keys();
+        let same = !sort_keys.is_empty()
+            && sort_keys.len() <= tail.len()
+            && sort_keys
+                .iter()
+                .zip(tail)
+                .all(|((p, d), (q, e))| p == q && d == e);
+        let reversed = !sort_keys.is_empty()
+            && sort_keys.len() <= tail.len()
+            && sort_keys
+                .iter()
+                .zip(tail)
+                .all(|((p, d), (q, e))| p == q && d != e);
+        let combos: usize = values.iter().map(Vec::len).product();
+        if combos > MAX_RANGES || (equalities == 0 && !range && !same && !reversed) {
+            continue;
+        }
+        let mut prefixes: Vec<Vec<u8>> = vec![Vec::new()];
+        for (vs, (_, dir)) in values.iter().zip(&spec.keys) {
+            let mut next_prefixes = Vec::with_capacity(prefixes.len() * vs.len());
+            for p in &prefixes {
+                for v in vs {
+                    let mut k = p.clone();
+                    k.extend_from_slice(&component(v, *dir));
+                    next_prefixes.push(k);
+                }
+            }
+            prefixes = next_prefixes;
+        }
+        prefixes.sort();
+        prefixes.dedup();
+        let ranges: Vec<KeyRange> = prefixes
+            .into_iter()
+            .map(|prefix| {
+                if range {
+                    let (lo_bracket, hi_bracket) =
+                        bracket_bounds(lower.or(upper).unwrap_or(&Value::Null));
+                    let lo = lower.map_or(lo_bracket, |v| component(v, Direction::Asc));
+                    let hi = upper.map_or(hi_bracket, |v| {
+                        let mut c = component(v, Direction::Asc);
+                        c.push(0xff);
+                        c
+                    });
+                    (
+                        Bound::Included([prefix.as_slice(), &lo].concat()),
+                        Bound::Excluded([prefix.as_slice(), &hi].concat()),
+                    )
+                } else if prefix.is_empty() {
+                    (Bound::Unbounded, Bound::Unbounded)
+                } else {
+                    let mut hi = prefix.clone();
+                    hi.push(0xff);
+                    (Bound::Included(prefix), Bound::Excluded(hi))
+                }
+            })
+            .collect();
+        let ordered = (same || reversed) && ranges.len() == 1;
+        let reverse = reversed && !same;
+        let score = equalities * 4 + usize::from(range) * 2 + usize::from(ordered);
+        let scan = IndexScan {
+            index: spec.name.clone(),
+            ranges,
+            reverse,
+            ordered,
+            equalities,
+            range,
+        };
+        if best.as_ref().is_none_or(|(s, _)| score > *s) {
+            best = Some((score, scan));
+        }
+    }
+    best.map(|(_, s)| s)
+}
