@@ -553,14 +553,35 @@ pub(crate) fn scan_matching(
             return Ok(());
         }
     }
-    coll.scan(&mut |doc| {
-        if filter.matches(&doc) && visible(&doc) {
-            f(doc)
-        } else {
-            true
+    // Decide on the stored bytes where possible; decode only what matches.
+    let mut failure = None;
+    coll.scan_raw(&mut |bytes| {
+        let verdict = filter.matches_stored(bytes);
+        if verdict == Some(false) {
+            return true;
+        }
+        match yundb_storage::decode(bytes) {
+            Ok(doc) => {
+                if (verdict == Some(true) || filter.matches(&doc)) && visible(&doc) {
+                    f(doc)
+                } else {
+                    true
+                }
+            }
+            Err(detail) => {
+                failure = Some(detail);
+                false
+            }
         }
     })?;
-    Ok(())
+    match failure {
+        Some(detail) => Err(yundb_storage::StorageError::Corrupted {
+            collection: String::new(),
+            detail,
+        }
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// The matching, visible documents in natural order, at most `cap` of them.

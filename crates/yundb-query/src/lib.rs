@@ -19,6 +19,7 @@ mod regex;
 pub mod replay;
 pub mod rules;
 mod sort;
+pub mod stored;
 mod update;
 pub mod value;
 

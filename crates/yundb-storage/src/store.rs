@@ -24,7 +24,7 @@ use crate::id::IdKey;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("yundb_meta");
 const CATALOG: TableDefinition<&str, &[u8]> = TableDefinition::new("yundb_catalog");
-const FORMAT: u64 = 1;
+const FORMAT: u64 = 2;
 
 /// The longest collection name accepted.
 pub const MAX_COLLECTION_NAME: usize = 64;
@@ -217,14 +217,12 @@ fn read_options(
 ) -> Result<Option<Value>> {
     match catalog.get(name)? {
         None => Ok(None),
-        Some(bytes) => {
-            codec::decode(bytes.value())
-                .map(Some)
-                .map_err(|detail| StorageError::Corrupted {
-                    collection: name.to_owned(),
-                    detail,
-                })
-        }
+        Some(bytes) => codec::decode_json(bytes.value())
+            .map(Some)
+            .map_err(|detail| StorageError::Corrupted {
+                collection: name.to_owned(),
+                detail,
+            }),
     }
 }
 
@@ -255,7 +253,7 @@ impl WriteTxn {
                 name: name.to_owned(),
             });
         }
-        catalog.insert(name, codec::encode(options).as_slice())?;
+        catalog.insert(name, codec::encode_json(options).as_slice())?;
         drop(catalog);
         self.txn
             .open_table(TableDefinition::<u64, &[u8]>::new(&records_table(name)))?;
@@ -272,7 +270,7 @@ impl WriteTxn {
                 name: name.to_owned(),
             });
         }
-        catalog.insert(name, codec::encode(options).as_slice())?;
+        catalog.insert(name, codec::encode_json(options).as_slice())?;
         Ok(())
     }
 
@@ -374,6 +372,9 @@ pub trait RecordRead {
     fn get(&self, id: &IdKey) -> Result<Option<Value>>;
     /// Calls `f` with every record in insertion order until it returns `false`.
     fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()>;
+    /// Calls `f` with every record's stored bytes (see [`crate::decode`]) in insertion order
+    /// until it returns `false`.
+    fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()>;
     /// The record with this record number (see [`CollectionWriter::insert`]).
     fn get_number(&self, number: u64) -> Result<Option<Value>>;
     /// Calls `f` with the record number of every entry of `index` whose key lies in the bounds
@@ -468,6 +469,14 @@ impl RecordRead for CollectionReader<'_> {
     fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
         scan_records(&self.name, &self.records, f)
     }
+    fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
+        for entry in self.records.iter()? {
+            if !f(entry?.1.value()) {
+                break;
+            }
+        }
+        Ok(())
+    }
     fn len(&self) -> Result<u64> {
         Ok(redb::ReadableTableMetadata::len(&self.records)?)
     }
@@ -511,6 +520,14 @@ impl RecordRead for CollectionWriter<'_> {
     }
     fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
         scan_records(&self.name, &self.records, f)
+    }
+    fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
+        for entry in self.records.iter()? {
+            if !f(entry?.1.value()) {
+                break;
+            }
+        }
+        Ok(())
     }
     fn len(&self) -> Result<u64> {
         Ok(redb::ReadableTableMetadata::len(&self.records)?)

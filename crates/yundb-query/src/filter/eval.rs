@@ -11,7 +11,7 @@ use crate::value::{special, Special};
 
 /// Whether a leaf array is also expanded into its elements (every predicate but `$size` and
 /// `$elemMatch`, which look at the array itself).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Leaf {
     Traverse,
     Whole,

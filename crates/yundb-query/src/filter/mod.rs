@@ -3,6 +3,7 @@
 mod compile;
 mod eval;
 mod expr;
+mod raw;
 
 use serde_json::Value;
 
