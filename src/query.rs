@@ -540,7 +540,7 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
 pub(crate) fn scan_matching(
     coll: &dyn RecordRead,
     filter: &Filter,
-    visible: &dyn Fn(&Value) -> bool,
+    visible: &(dyn Fn(&Value) -> bool + Sync),
     f: &mut dyn FnMut(Value) -> bool,
 ) -> Result<()> {
     if let Some(id) = filter.id_equality() {
@@ -584,17 +584,101 @@ pub(crate) fn scan_matching(
     }
 }
 
+/// Collections at least this large are scanned by several threads when the whole result is
+/// needed.
+const PARALLEL_SCAN_MIN: u64 = 16_384;
+
+/// Scans a shared read snapshot on up to 4 threads, each over a slice of the record numbers,
+/// and returns the matches in natural order.
+fn parallel_matching(
+    coll: &(dyn RecordRead + Sync),
+    filter: &Filter,
+    visible: &(dyn Fn(&Value) -> bool + Sync),
+    first: u64,
+    last: u64,
+) -> Result<Vec<Value>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, 4) as u64;
+    let span = (last - first) / threads + 1;
+    let parts: Vec<Result<Vec<Value>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let from = first + t * span;
+                let to = if t + 1 == threads {
+                    last + 1
+                } else {
+                    (from + span).min(last + 1)
+                };
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    let mut failure = None;
+                    coll.scan_raw_range(from, to, &mut |bytes| {
+                        let verdict = filter.matches_stored(bytes);
+                        if verdict == Some(false) {
+                            return true;
+                        }
+                        match yundb_storage::decode(bytes) {
+                            Ok(doc) => {
+                                if (verdict == Some(true) || filter.matches(&doc)) && visible(&doc)
+                                {
+                                    out.push(doc);
+                                }
+                                true
+                            }
+                            Err(detail) => {
+                                failure = Some(detail);
+                                false
+                            }
+                        }
+                    })?;
+                    match failure {
+                        Some(detail) => Err(yundb_storage::StorageError::Corrupted {
+                            collection: String::new(),
+                            detail,
+                        }
+                        .into()),
+                        None => Ok(out),
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::InvalidParam {
+                        reason: "a scan thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut all = Vec::new();
+    for part in parts {
+        all.extend(part?);
+    }
+    Ok(all)
+}
+
 /// The matching, visible documents in natural order, at most `cap` of them.
 pub(crate) fn matching(
     coll: &dyn RecordRead,
     filter: &Filter,
-    visible: &dyn Fn(&Value) -> bool,
+    visible: &(dyn Fn(&Value) -> bool + Sync),
     cap: Option<u64>,
 ) -> Result<Vec<Value>> {
     let cap = cap.unwrap_or(u64::MAX);
     let mut out = Vec::new();
     if cap == 0 {
         return Ok(out);
+    }
+    if cap == u64::MAX && filter.id_equality().is_none() {
+        if let (Some(shared), Some((first, last))) = (coll.as_shared(), coll.number_bounds()?) {
+            if last - first >= PARALLEL_SCAN_MIN {
+                return parallel_matching(shared, filter, visible, first, last);
+            }
+        }
     }
     scan_matching(coll, filter, visible, &mut |doc| {
         out.push(doc);

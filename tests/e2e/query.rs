@@ -252,3 +252,28 @@ fn typed_commands_and_doc_field() {
         json!({"age": 5})
     );
 }
+
+#[test]
+fn large_scans_split_across_threads_keep_natural_order() {
+    let db = Db::builder().limits(Limits::unlimited()).memory().unwrap();
+    db.create_collection("big").unwrap();
+    let big = db.collection("big");
+    big.add_many((0..40_000).map(
+        |i| json!({"_id": format!("k{:05}", (i * 7_919) % 40_000), "n": i, "even": i % 2 == 0}),
+    ))
+    .unwrap();
+    big.doc("k00000").remove().unwrap();
+    let found = big
+        .where_(json!({"even": true, "n": {"$gte": 100}}))
+        .get()
+        .unwrap();
+    let expected: Vec<i64> = (100..40_000)
+        .filter(|i| i % 2 == 0 && (i * 7_919) % 40_000 != 0)
+        .collect();
+    let got: Vec<i64> = found.iter().map(|d| d["n"].as_i64().unwrap()).collect();
+    assert_eq!(
+        got, expected,
+        "natural (insertion) order across the threads' slices"
+    );
+    assert_eq!(big.where_(json!({"even": false})).count().unwrap(), 20_000);
+}

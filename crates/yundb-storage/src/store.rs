@@ -375,6 +375,14 @@ pub trait RecordRead {
     /// Calls `f` with every record's stored bytes (see [`crate::decode`]) in insertion order
     /// until it returns `false`.
     fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()>;
+    /// As [`RecordRead::scan_raw`], for the records numbered `from..to`.
+    fn scan_raw_range(&self, from: u64, to: u64, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()>;
+    /// The first and last record numbers, if any record exists.
+    fn number_bounds(&self) -> Result<Option<(u64, u64)>>;
+    /// This reader as one that threads may share (a read snapshot is; a writer is not).
+    fn as_shared(&self) -> Option<&(dyn RecordRead + Sync)> {
+        None
+    }
     /// The record with this record number (see [`CollectionWriter::insert`]).
     fn get_number(&self, number: u64) -> Result<Option<Value>>;
     /// Calls `f` with the record number of every entry of `index` whose key lies in the bounds
@@ -444,6 +452,9 @@ pub struct CollectionReader<'r> {
 }
 
 impl RecordRead for CollectionReader<'_> {
+    fn as_shared(&self) -> Option<&(dyn RecordRead + Sync)> {
+        Some(self)
+    }
     fn get(&self, id: &IdKey) -> Result<Option<Value>> {
         get_record(&self.name, &self.records, &self.ids, id)
     }
@@ -476,6 +487,19 @@ impl RecordRead for CollectionReader<'_> {
             }
         }
         Ok(())
+    }
+    fn scan_raw_range(&self, from: u64, to: u64, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
+        for entry in self.records.range(from..to)? {
+            if !f(entry?.1.value()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+    fn number_bounds(&self) -> Result<Option<(u64, u64)>> {
+        let first = self.records.first()?.map(|(k, _)| k.value());
+        let last = self.records.last()?.map(|(k, _)| k.value());
+        Ok(first.zip(last))
     }
     fn len(&self) -> Result<u64> {
         Ok(redb::ReadableTableMetadata::len(&self.records)?)
@@ -528,6 +552,19 @@ impl RecordRead for CollectionWriter<'_> {
             }
         }
         Ok(())
+    }
+    fn scan_raw_range(&self, from: u64, to: u64, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
+        for entry in self.records.range(from..to)? {
+            if !f(entry?.1.value()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+    fn number_bounds(&self) -> Result<Option<(u64, u64)>> {
+        let first = self.records.first()?.map(|(k, _)| k.value());
+        let last = self.records.last()?.map(|(k, _)| k.value());
+        Ok(first.zip(last))
     }
     fn len(&self) -> Result<u64> {
         Ok(redb::ReadableTableMetadata::len(&self.records)?)
