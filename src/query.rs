@@ -314,7 +314,8 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
                     if scan.ordered {
                         if let (Some(w), Some((_, last))) = (want, found.last()) {
                             if found.len() as u64 >= w
-                                && plan.sort.compare(last, &doc) != std::cmp::Ordering::Equal
+                                && (scan.ties_in_order
+                                    || plan.sort.compare(last, &doc) != std::cmp::Ordering::Equal)
                             {
                                 stop = true;
                                 return false;

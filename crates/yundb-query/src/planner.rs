@@ -32,6 +32,10 @@ pub struct IndexScan {
     pub reverse: bool,
     /// The scan yields records in the sort order (so `limit` can stop it early).
     pub ordered: bool,
+    /// Records with equal sort keys also come in natural order (a forward scan whose sort
+    /// covers every key after the equalities: ties fall back to the record number), so the
+    /// scan may stop exactly at the limit.
+    pub ties_in_order: bool,
     /// Keys fixed by equality, whether a range applies.
     pub equalities: usize,
     /// Whether a range narrows the next key.
@@ -185,6 +189,7 @@ pub fn choose(filter: &Filter, sort: &Sort, indexes: &[IndexSpec]) -> Option<Ind
             })
             .collect();
         let ordered = (same || reversed) && ranges.len() == 1;
+        let ties_in_order = ordered && same && sort_keys.len() == tail.len();
         let reverse = reversed && !same;
         let score = equalities * 4 + usize::from(range) * 2 + usize::from(ordered);
         let scan = IndexScan {
@@ -192,6 +197,7 @@ pub fn choose(filter: &Filter, sort: &Sort, indexes: &[IndexSpec]) -> Option<Ind
             ranges,
             reverse,
             ordered,
+            ties_in_order,
             equalities,
             range,
         };

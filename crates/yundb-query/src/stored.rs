@@ -5,8 +5,8 @@
 //! value  := tag payload
 //! null 0x00 | false 0x01 | true 0x02 | i64 0x03 (8 LE) | u64 0x04 (8 LE) | f64 0x05 (8 LE)
 //! string 0x06 varint-len bytes
-//! object 0x07 varint-len(body) varint-count { varint-len key  value }*
-//! array  0x08 varint-len(body) varint-count { value }*
+//! object 0x07 u32-LE-len(body) varint-count { varint-len key  value }*
+//! array  0x08 u32-LE-len(body) varint-count { value }*
 //! date   0x09 (8 LE, ms)  — exactly {"$date": ms}
 //! regex  0x0a string string — exactly {"$regex": p, "$options": o}
 //! oid    0x0b string — exactly {"$oid": hex}
@@ -43,6 +43,21 @@ fn put_str(s: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(s.as_bytes());
 }
 
+/// Reserves the 4-byte body length; returns where it is.
+fn open_body(out: &mut Vec<u8>) -> usize {
+    out.extend_from_slice(&[0; 4]);
+    out.len()
+}
+
+/// Writes the body length reserved by [`open_body`]. Bodies over 4 GiB cannot occur: documents
+/// are limited far below.
+fn close_body(out: &mut [u8], at: usize) {
+    let len = u32::try_from(out.len() - at).unwrap_or(u32::MAX);
+    if let Some(slot) = out.get_mut(at - 4..at) {
+        slot.copy_from_slice(&len.to_le_bytes());
+    }
+}
+
 /// Encodes a value.
 pub fn encode(v: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
@@ -72,14 +87,13 @@ fn encode_into(v: &Value, out: &mut Vec<u8>) {
             put_str(s, out);
         }
         Value::Array(items) => {
-            let mut body = Vec::new();
-            put_varint(items.len() as u64, &mut body);
-            for i in items {
-                encode_into(i, &mut body);
-            }
             out.push(ARR);
-            put_varint(body.len() as u64, out);
-            out.extend_from_slice(&body);
+            let at = open_body(out);
+            put_varint(items.len() as u64, out);
+            for i in items {
+                encode_into(i, out);
+            }
+            close_body(out, at);
         }
         Value::Object(m) => {
             match (special(m), m.keys().next().map(String::as_str)) {
@@ -101,15 +115,14 @@ fn encode_into(v: &Value, out: &mut Vec<u8>) {
                 }
                 _ => {}
             }
-            let mut body = Vec::new();
-            put_varint(m.len() as u64, &mut body);
-            for (k, v) in m {
-                put_str(k, &mut body);
-                encode_into(v, &mut body);
-            }
             out.push(OBJ);
-            put_varint(body.len() as u64, out);
-            out.extend_from_slice(&body);
+            let at = open_body(out);
+            put_varint(m.len() as u64, out);
+            for (k, v) in m {
+                put_str(k, out);
+                encode_into(v, out);
+            }
+            close_body(out, at);
         }
     }
 }
@@ -187,8 +200,9 @@ pub fn read(b: &[u8]) -> Option<(Raw<'_>, &[u8])> {
             (Raw::Regex(p, o), r)
         }
         OBJ | ARR => {
-            let (len, r) = varint(rest)?;
-            let (body, r) = take(r, len)?;
+            let (len, r) = take(rest, 4)?;
+            let len = u32::from_le_bytes(len.try_into().ok()?);
+            let (body, r) = take(r, u64::from(len))?;
             (
                 if tag == OBJ {
                     Raw::Obj(body)

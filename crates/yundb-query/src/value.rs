@@ -15,7 +15,6 @@
 use serde_json::{Map, Number, Value};
 
 use crate::error::ValueError;
-use crate::json::join;
 
 /// How deep [`normalize`] recurses before it gives up with [`ValueError::TooDeep`]. Stored
 /// documents have a lower, configurable limit; this one only protects the stack.
@@ -120,6 +119,10 @@ fn normalize_at(
     match value {
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
+                // Only objects can be wrappers; scalars need no visit.
+                if !matches!(item, Value::Object(_) | Value::Array(_)) {
+                    continue;
+                }
                 let len = path.len();
                 push_segment(path, &i.to_string());
                 normalize_at(item, now_ms, path, depth + 1)?;
@@ -133,6 +136,9 @@ fn normalize_at(
                 return Ok(());
             }
             for (k, v) in map.iter_mut() {
+                if !matches!(v, Value::Object(_) | Value::Array(_)) {
+                    continue;
+                }
                 let len = path.len();
                 push_segment(path, k);
                 normalize_at(v, now_ms, path, depth + 1)?;
@@ -427,19 +433,24 @@ pub fn validate_document(doc: &Value, max_depth: usize) -> Result<(), ValueError
             got: crate::json::type_name(doc),
         });
     };
-    validate_map(map, "", 1, max_depth)
+    let mut path: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+    validate_map(map, &mut path, 1, max_depth)
 }
 
-fn validate_map(
-    map: &Map<String, Value>,
-    path: &str,
+fn path_string(path: &[std::borrow::Cow<'_, str>]) -> String {
+    path.join(".")
+}
+
+fn validate_map<'a>(
+    map: &'a Map<String, Value>,
+    path: &mut Vec<std::borrow::Cow<'a, str>>,
     depth: usize,
     max_depth: usize,
 ) -> Result<(), ValueError> {
     if depth > max_depth {
         return Err(ValueError::TooDeep {
             limit: max_depth,
-            path: path.to_owned(),
+            path: path_string(path),
         });
     }
     if special(map).is_some() {
@@ -460,27 +471,38 @@ fn validate_map(
         if let Some(reason) = reason {
             return Err(ValueError::InvalidFieldName {
                 name: k.clone(),
-                path: path.to_owned(),
+                path: path_string(path),
                 reason,
             });
         }
-        validate_value(v, &join(path, k), depth + 1, max_depth)?;
+        path.push(std::borrow::Cow::Borrowed(k.as_str()));
+        validate_value(v, path, depth + 1, max_depth)?;
+        path.pop();
     }
     Ok(())
 }
 
-fn validate_value(v: &Value, path: &str, depth: usize, max_depth: usize) -> Result<(), ValueError> {
+fn validate_value<'a>(
+    v: &'a Value,
+    path: &mut Vec<std::borrow::Cow<'a, str>>,
+    depth: usize,
+    max_depth: usize,
+) -> Result<(), ValueError> {
     match v {
         Value::Object(m) => validate_map(m, path, depth, max_depth),
         Value::Array(items) => {
             if depth > max_depth {
                 return Err(ValueError::TooDeep {
                     limit: max_depth,
-                    path: path.to_owned(),
+                    path: path_string(path),
                 });
             }
             for (i, item) in items.iter().enumerate() {
-                validate_value(item, &join(path, &i.to_string()), depth + 1, max_depth)?;
+                if matches!(item, Value::Object(_) | Value::Array(_)) {
+                    path.push(std::borrow::Cow::Owned(i.to_string()));
+                    validate_value(item, path, depth + 1, max_depth)?;
+                    path.pop();
+                }
             }
             Ok(())
         }
