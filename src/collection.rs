@@ -231,6 +231,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         }
         txn.set_collection_options(&self.name, &options)?;
         txn.commit()?;
+        self.db.forget(&self.name);
         Ok(())
     }
 
@@ -255,6 +256,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         txn.drop_index_table(&self.name, name)?;
         txn.set_collection_options(&self.name, &options)?;
         txn.commit()?;
+        self.db.forget(&self.name);
         Ok(true)
     }
 
@@ -303,14 +305,19 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         let _writer = inner.writer.lock();
         let txn = inner.store.begin_write()?;
         let watched = inner.hub.is_watched(&self.name);
+        let meta = self.db.meta(&self.name)?;
+        // A write to a missing collection auto-creates it (when allowed): the cache forgets it.
+        let created = meta.permission.is_none();
         let (changed, changes) = {
-            let indexes = indexes_of(txn.collection_options(&self.name)?.as_ref())?;
-            let mut tx = Tx::new(self.open_for_write(&txn)?, indexes, watched);
+            let mut tx = Tx::new(self.open_for_write(&txn)?, meta, watched);
             let changed = f(&mut tx)?;
             (changed, tx.into_changes())
         };
         if changed {
             let seq = txn.commit()?;
+            if created {
+                self.db.forget(&self.name);
+            }
             if let Some(changes) = changes.filter(|c| !c.is_empty()) {
                 crate::watch::publish(&self.db, &self.name, seq, changes)?;
             }

@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::access::{Permission, RuleCache};
 use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::query::Limits;
+use yundb_query::index::IndexSpec;
 
 /// Who performs an operation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -117,6 +119,16 @@ pub(crate) struct Inner {
     pub(crate) writer: Mutex<()>,
     pub(crate) hub: Hub,
     pub(crate) rules: RuleCache,
+    /// Each collection's permission and indexes, read from the catalogue once; every catalogue
+    /// change (made under the writer lock) forgets the entry.
+    pub(crate) catalog: parking_lot::RwLock<HashMap<String, Arc<Meta>>>,
+}
+
+/// What the catalogue says about one collection.
+pub(crate) struct Meta {
+    /// `None`: the collection does not exist.
+    pub(crate) permission: Option<Permission>,
+    pub(crate) indexes: Vec<IndexSpec>,
 }
 
 /// A yundb database: named collections of JSON records in one redb file, or in memory.
@@ -163,6 +175,7 @@ impl Db {
                 writer: Mutex::new(()),
                 hub,
                 rules: RuleCache::default(),
+                catalog: parking_lot::RwLock::default(),
             }),
             caller: Caller::Admin,
         }
@@ -225,6 +238,7 @@ impl Db {
         let txn = self.inner.store.begin_write()?;
         txn.create_collection(name, &json!({"permission": permission.to_json()}))?;
         txn.commit()?;
+        self.forget(name);
         Ok(())
     }
 
@@ -233,7 +247,8 @@ impl Db {
     /// # Errors
     /// `DATABASE_COLLECTION_NOT_EXIST`.
     pub fn permission(&self, name: &str) -> Result<Permission> {
-        let Some(options) = self.inner.store.begin_read()?.collection_options(name)? else {
+        let meta = self.meta(name)?;
+        let Some(permission) = &meta.permission else {
             if self.inner.options.auto_create {
                 // Created on first write, with the default permission.
                 return Ok(self.inner.options.default_permission.clone());
@@ -243,10 +258,33 @@ impl Db {
             }
             .into());
         };
-        match options.get("permission") {
-            None => Ok(self.inner.options.default_permission.clone()),
-            Some(p) => Permission::from_json(p),
+        Ok(permission.clone())
+    }
+
+    /// The catalogue's entry for a collection (cached).
+    pub(crate) fn meta(&self, name: &str) -> Result<Arc<Meta>> {
+        if let Some(m) = self.inner.catalog.read().get(name) {
+            return Ok(Arc::clone(m));
         }
+        let options = self.inner.store.begin_read()?.collection_options(name)?;
+        let meta = Arc::new(Meta {
+            permission: match options.as_ref().map(|o| o.get("permission")) {
+                None => None,
+                Some(None) => Some(self.inner.options.default_permission.clone()),
+                Some(Some(p)) => Some(Permission::from_json(p)?),
+            },
+            indexes: crate::collection::indexes_of(options.as_ref())?,
+        });
+        self.inner
+            .catalog
+            .write()
+            .insert(name.to_owned(), Arc::clone(&meta));
+        Ok(meta)
+    }
+
+    /// Forgets a collection's cached catalogue entry (after a catalogue change).
+    pub(crate) fn forget(&self, name: &str) {
+        self.inner.catalog.write().remove(name);
     }
 
     /// Changes a collection's permission (admin only). Client watches on it end with
@@ -266,6 +304,7 @@ impl Db {
         }
         txn.set_collection_options(name, &options)?;
         txn.commit()?;
+        self.forget(name);
         self.inner.hub.end_client_watches(name);
         Ok(())
     }
@@ -278,6 +317,7 @@ impl Db {
         let existed = txn.drop_collection(name)?;
         if existed {
             let seq = txn.commit()?;
+            self.forget(name);
             crate::watch::publish_drop(self, name, seq);
         }
         Ok(existed)

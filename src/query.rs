@@ -346,10 +346,13 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
     fn run(&self, plan: &Plan, stats: &mut Stats) -> Result<Vec<Value>> {
         let db = self.coll.db();
         let read = db.inner.store.begin_read()?;
-        let indexes =
-            crate::collection::indexes_of(read.collection_options(self.coll.name())?.as_ref())?;
         let coll = read.collection(self.coll.name())?;
-        self.execute(plan, &coll, &indexes, stats)
+        let meta = db.meta(self.coll.name())?;
+        match self.execute(plan, &coll, &meta.indexes, stats) {
+            // An index dropped between the catalogue read and the snapshot: scan instead.
+            Err(_) if !meta.indexes.is_empty() => self.execute(plan, &coll, &[], stats),
+            other => other,
+        }
     }
 
     /// Runs the query and returns the matching documents.

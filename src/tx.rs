@@ -5,26 +5,26 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use yundb_query::index::IndexSpec;
 use yundb_query::Applied;
 use yundb_storage::{CollectionWriter, IdKey, RecordRead};
 use yundb_watch::{Change, ChangeKind};
 
 use crate::collection::Prepared;
+use crate::db::Meta;
 use crate::error::{Error, Result};
 
 pub(crate) struct Tx<'t> {
     coll: CollectionWriter<'t>,
-    indexes: Vec<IndexSpec>,
+    meta: Arc<Meta>,
     /// `None` when no watch is open on the collection: nothing is recorded.
     changes: Option<Vec<Change>>,
 }
 
 impl<'t> Tx<'t> {
-    pub(crate) fn new(coll: CollectionWriter<'t>, indexes: Vec<IndexSpec>, watched: bool) -> Self {
+    pub(crate) fn new(coll: CollectionWriter<'t>, meta: Arc<Meta>, watched: bool) -> Self {
         Tx {
             coll,
-            indexes,
+            meta,
             changes: watched.then(Vec::new),
         }
     }
@@ -36,7 +36,7 @@ impl<'t> Tx<'t> {
     /// Whether updates must hand over the documents' previous versions (to record the change
     /// or to move index entries).
     pub(crate) fn needs_before(&self) -> bool {
-        self.changes.is_some() || !self.indexes.is_empty()
+        self.changes.is_some() || !self.meta.indexes.is_empty()
     }
 
     pub(crate) fn reader(&self) -> &dyn RecordRead {
@@ -66,7 +66,8 @@ impl<'t> Tx<'t> {
 
     /// Moves a record's index entries from `old` to `new` (either may be absent).
     fn reindex(&mut self, number: u64, old: Option<&Value>, new: Option<&Value>) -> Result<()> {
-        for spec in &self.indexes {
+        let meta = Arc::clone(&self.meta);
+        for spec in &meta.indexes {
             let old_keys = old
                 .map(|d| spec.keys_of(d))
                 .transpose()?
@@ -106,7 +107,7 @@ impl<'t> Tx<'t> {
             .coll
             .replace(&IdKey::new(id)?, bytes)?
             .ok_or_else(|| missing(id))?;
-        if !self.indexes.is_empty() {
+        if !self.meta.indexes.is_empty() {
             self.reindex(
                 number,
                 Some(before.ok_or_else(|| missing(id))?),
