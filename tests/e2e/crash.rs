@@ -158,7 +158,7 @@ fn killed_writers_lose_nothing_acknowledged() {
         }
         // No batch is partly visible, acknowledged or not.
         let everything: Vec<Value> = c.query().get().unwrap();
-        let mut batches: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut batches = std::collections::BTreeMap::<String, usize>::new();
         for d in &everything {
             if let Some(id) = d["_id"].as_str().and_then(|s| s.strip_prefix('m')) {
                 *batches
