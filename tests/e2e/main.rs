@@ -5,5 +5,6 @@ mod crash;
 mod documents;
 mod index;
 mod query;
+mod stress;
 mod update;
 mod watch;
