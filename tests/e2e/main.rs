@@ -1,6 +1,7 @@
 //! End-to-end tests through the facade only. One test binary (regex's `tests/lib.rs` pattern).
 
 mod access;
+mod bad_input;
 mod crash;
 mod documents;
 mod index;

@@ -149,3 +149,68 @@ fn permissions() {
         .unwrap();
     assert!(String::from_utf8_lossy(&denied.stdout).contains("DATABASE_PERMISSION_DENIED"));
 }
+
+#[test]
+fn bad_input_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.redb");
+    let db = db.to_str().unwrap();
+    assert!(yundb()
+        .args(["create-collection", "--path", db, "c"])
+        .status()
+        .unwrap()
+        .success());
+    let run = |stdin: &[u8], args: &[&str]| {
+        let mut child = yundb()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // Truncated JSON and a non-object request: typed errors per line, nothing written.
+    let out = run(b"{\"action\":\"database.insertDocument\",\"params\":{\"collectionName\":\"c\",\"data\":[{\"a\":1}\n[1,2]\n", &["exec", "--path", db]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.lines().all(|l| l.contains("INVALID_PARAM")), "{text}");
+    // Invalid UTF-8 ends the command with an error.
+    let out = run(b"\xff\xfe{}\n", &["exec", "--path", db]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID_PARAM"));
+    // Unknown commands and missing arguments are usage errors.
+    assert!(!yundb().args(["frobnicate"]).status().unwrap().success());
+    assert!(!yundb()
+        .args(["watch", "--path", db])
+        .status()
+        .unwrap()
+        .success());
+    assert!(!yundb()
+        .args(["permission", "--path", db, "set", "c"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    assert!(!yundb()
+        .args(["watch", "--path", db, "c", "--where", "{bad"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let count = yundb()
+        .args([
+            "exec",
+            "--path",
+            db,
+            r#"{"action":"database.calculateDocument","params":{"collectionName":"c"}}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&count.stdout).contains(r#""total":0"#),
+        "nothing was written"
+    );
+}
