@@ -71,9 +71,10 @@ impl Error {
                 _ => "INVALID_PARAM",
             },
             Error::PermissionDenied { .. } => "DATABASE_PERMISSION_DENIED",
-            Error::Watch(yundb_watch::WatchError::TooManyRecords { .. }) => {
-                "DATABASE_REQUEST_FAILED"
-            }
+            Error::Watch(
+                yundb_watch::WatchError::TooManyRecords { .. }
+                | yundb_watch::WatchError::TooManyWatches { .. },
+            ) => "DATABASE_REQUEST_FAILED",
             Error::Watch(_) => "SYS_ERR",
         }
     }

@@ -173,6 +173,21 @@ fn cases() -> Vec<Case> {
             "INVALID_PARAM",
         ),
         ("query not an object", json!([1]), "INVALID_PARAM"),
+        (
+            "path too long",
+            json!({ "a".repeat(1025): 1 }),
+            "INVALID_PARAM",
+        ),
+        (
+            "path too deep",
+            json!({ vec!["a"; 101].join("."): 1 }),
+            "INVALID_PARAM",
+        ),
+        (
+            "$in too large",
+            json!({"n": {"$in": (0..10_001).collect::<Vec<_>>()}}),
+            "INVALID_PARAM",
+        ),
     ] {
         v.push(case(name, code, move |db| {
             db.collection("c").where_wire(q.clone()).get().map(|_| ())

@@ -447,6 +447,24 @@ fn api_behaviour() {
         Err(yundb::WatchError::CollectionDropped { .. })
     ));
 
+    // The number of open watches is bounded.
+    let few = Db::builder()
+        .watch_options(HubOptions {
+            max_watches: 2,
+            ..HubOptions::default()
+        })
+        .memory()
+        .unwrap();
+    few.create_collection("c").unwrap();
+    let (_a, _b) = (
+        few.collection("c").query().watch().unwrap(),
+        few.collection("c").query().watch().unwrap(),
+    );
+    assert_eq!(
+        few.collection("c").query().watch().unwrap_err().code(),
+        "DATABASE_REQUEST_FAILED"
+    );
+
     // A subscriber that never reads is merged, then ended, never blocking the writer.
     let lag = Db::builder()
         .watch_options(HubOptions {

@@ -37,7 +37,14 @@ pub enum PathError {
     Empty,
     /// A segment is empty (`a..b`, `.a`, `a.`).
     EmptySegment,
+    /// Longer than [`MAX_PATH_BYTES`] or deeper than [`MAX_PATH_SEGMENTS`].
+    TooLong,
 }
+
+/// The longest dot path accepted, in bytes.
+pub const MAX_PATH_BYTES: usize = 1024;
+/// The most segments a dot path may have.
+pub const MAX_PATH_SEGMENTS: usize = 100;
 
 impl PathError {
     /// A short description.
@@ -45,6 +52,7 @@ impl PathError {
         match self {
             PathError::Empty => "the path is empty",
             PathError::EmptySegment => "the path has an empty segment",
+            PathError::TooLong => "the path is longer than 1024 bytes or 100 segments",
         }
     }
 }
@@ -54,6 +62,11 @@ impl FieldPath {
     pub fn parse(raw: &str) -> Result<FieldPath, PathError> {
         if raw.is_empty() {
             return Err(PathError::Empty);
+        }
+        if raw.len() > MAX_PATH_BYTES
+            || raw.bytes().filter(|b| *b == b'.').count() >= MAX_PATH_SEGMENTS
+        {
+            return Err(PathError::TooLong);
         }
         let segments = raw
             .split('.')

@@ -10,6 +10,12 @@ pub enum WatchError {
         /// The cap.
         limit: usize,
     },
+    /// Too many watches are open on the database.
+    #[error("at most {limit} watches may be open at once")]
+    TooManyWatches {
+        /// The limit.
+        limit: usize,
+    },
     /// The subscriber fell behind by more than the configured number of changes.
     #[error("the subscriber fell behind by more than {limit} changes")]
     Lagged {

@@ -28,6 +28,8 @@ pub struct HubOptions {
     /// Hidden candidates kept past an `orderBy` + `limit` window so that members leaving it can
     /// be replaced without reading storage; `None`: as many as the limit, within 8..=256.
     pub slack: Option<usize>,
+    /// The most watches open at once on one database.
+    pub max_watches: usize,
 }
 
 impl Default for HubOptions {
@@ -36,6 +38,7 @@ impl Default for HubOptions {
             max_records: 5000,
             max_lag: 10_000,
             slack: None,
+            max_watches: 10_000,
         }
     }
 }
@@ -163,6 +166,12 @@ impl Hub {
             || (spec.limit.is_none() && !spec.complete)
         {
             return Err(WatchError::TooManyRecords { limit: max });
+        }
+        let open: usize = self.counts.lock().values().map(|c| c.watches).sum();
+        if open >= self.options.max_watches {
+            return Err(WatchError::TooManyWatches {
+                limit: self.options.max_watches,
+            });
         }
         let id = {
             let mut next = self.next_id.lock();

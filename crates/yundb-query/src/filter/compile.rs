@@ -560,6 +560,9 @@ fn leaf(
     }
 }
 
+/// The most values an `$in` / `$nin` list may hold.
+pub const MAX_IN_VALUES: usize = 10_000;
+
 fn in_set(op: &str, operand: &Value, path: &str) -> Result<InSet, QueryError> {
     let Value::Array(items) = operand else {
         return Err(bad(
@@ -568,6 +571,9 @@ fn in_set(op: &str, operand: &Value, path: &str) -> Result<InSet, QueryError> {
             format!("needs an array, got {}", type_name(operand)),
         ));
     };
+    if items.len() > MAX_IN_VALUES {
+        return Err(bad(op, path, format!("at most {MAX_IN_VALUES} values")));
+    }
     let mut values = Vec::new();
     let mut regexes = Vec::new();
     for item in items {
