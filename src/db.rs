@@ -105,6 +105,12 @@ impl Builder {
         Ok(Db::with_store(Store::open(path)?, self.options))
     }
 
+    /// Opens (or creates) a database on a redb storage backend — for fault injection in tests
+    /// and for custom media.
+    pub fn backend(self, backend: impl yundb_storage::StorageBackend) -> Result<Db> {
+        Ok(Db::with_store(Store::with_backend(backend)?, self.options))
+    }
+
     /// Creates a database in memory.
     pub fn memory(self) -> Result<Db> {
         Ok(Db::with_store(Store::memory()?, self.options))

@@ -42,7 +42,7 @@ pub use error::{Error, Result};
 pub use query::{Limits, Query};
 pub use yundb_query::index::IndexSpec;
 pub use yundb_query::{Direction, QueryError, UpdateError, ValueError};
-pub use yundb_storage::{generate_id, StorageError};
+pub use yundb_storage::{generate_id, BackendError, StorageBackend, StorageError};
 pub use yundb_watch::{
     CallbackWatch, DataType, DocChange, HubOptions, QueueType, Snapshot, Subscription, WatchError,
 };

@@ -16,6 +16,7 @@ mod store;
 pub use codec::{decode, encode};
 pub use error::{Result, StorageError};
 pub use id::{generate_id, IdKey, MAX_ID_BYTES};
+pub use redb::{BackendError, StorageBackend};
 pub use store::{
     validate_collection_name, CollectionReader, CollectionWriter, ReadTxn, RecordRead, Store,
     WriteTxn, MAX_COLLECTION_NAME,

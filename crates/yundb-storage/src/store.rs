@@ -117,6 +117,12 @@ impl Store {
         Store::init(Database::create(path)?)
     }
 
+    /// Opens (or creates) a database on any redb storage backend (fault injection, custom
+    /// media).
+    pub fn with_backend(backend: impl redb::StorageBackend) -> Result<Store> {
+        Store::init(Database::builder().create_with_backend(backend)?)
+    }
+
     /// Creates a database held in memory, on redb's in-memory backend (same code path as a file).
     pub fn memory() -> Result<Store> {
         Store::init(
