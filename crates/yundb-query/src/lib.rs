@@ -25,9 +25,9 @@ pub mod value;
 
 pub use compare::{bracket, cmp_opt, cmp_values, values_equal, Bracket};
 pub use error::{QueryError, UpdateError, ValueError};
-pub use filter::{values_at, Expr, Filter, MAX_NESTING};
+pub use filter::{values_at, Expr, Filter, MAX_IN_VALUES, MAX_NESTING};
 pub use json::type_name;
-pub use path::{FieldPath, PathError, Segment};
+pub use path::{FieldPath, PathError, Segment, MAX_PATH_BYTES, MAX_PATH_SEGMENTS};
 pub use projection::Projection;
 pub use regex::MongoRegex;
 pub use sort::{Direction, Sort};

@@ -1,6 +1,7 @@
 //! Where-clauses: compiled once into a closed predicate tree, evaluated infallibly.
 
 mod compile;
+pub use compile::MAX_IN_VALUES;
 mod eval;
 mod expr;
 mod raw;
