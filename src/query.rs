@@ -557,27 +557,38 @@ pub(crate) fn scan_matching(
             return Ok(());
         }
     }
-    // Decide on the stored bytes where possible; decode only what matches.
+    scan_stored(coll, None, filter, visible, f)
+}
+
+/// Scans stored records (all, or the numbers `from..to`): the filter decides on the stored
+/// bytes where it can, and only the records that match are decoded and handed to `f`.
+fn scan_stored(
+    coll: &dyn RecordRead,
+    range: Option<(u64, u64)>,
+    filter: &Filter,
+    visible: &(dyn Fn(&Value) -> bool + Sync),
+    f: &mut dyn FnMut(Value) -> bool,
+) -> Result<()> {
     let mut failure = None;
-    coll.scan_raw(&mut |bytes| {
+    let mut each = |bytes: &[u8]| {
         let verdict = filter.matches_stored(bytes);
         if verdict == Some(false) {
             return true;
         }
         match yundb_storage::decode(bytes) {
             Ok(doc) => {
-                if (verdict == Some(true) || filter.matches(&doc)) && visible(&doc) {
-                    f(doc)
-                } else {
-                    true
-                }
+                !((verdict == Some(true) || filter.matches(&doc)) && visible(&doc)) || f(doc)
             }
             Err(detail) => {
                 failure = Some(detail);
                 false
             }
         }
-    })?;
+    };
+    match range {
+        None => coll.scan_raw(&mut each)?,
+        Some((from, to)) => coll.scan_raw_range(from, to, &mut each)?,
+    }
     match failure {
         Some(detail) => Err(yundb_storage::StorageError::Corrupted {
             collection: String::new(),
@@ -616,34 +627,11 @@ fn parallel_matching(
                 };
                 scope.spawn(move || {
                     let mut out = Vec::new();
-                    let mut failure = None;
-                    coll.scan_raw_range(from, to, &mut |bytes| {
-                        let verdict = filter.matches_stored(bytes);
-                        if verdict == Some(false) {
-                            return true;
-                        }
-                        match yundb_storage::decode(bytes) {
-                            Ok(doc) => {
-                                if (verdict == Some(true) || filter.matches(&doc)) && visible(&doc)
-                                {
-                                    out.push(doc);
-                                }
-                                true
-                            }
-                            Err(detail) => {
-                                failure = Some(detail);
-                                false
-                            }
-                        }
+                    scan_stored(coll, Some((from, to)), filter, visible, &mut |doc| {
+                        out.push(doc);
+                        true
                     })?;
-                    match failure {
-                        Some(detail) => Err(yundb_storage::StorageError::Corrupted {
-                            collection: String::new(),
-                            detail,
-                        }
-                        .into()),
-                        None => Ok(out),
-                    }
+                    Ok(out)
                 })
             })
             .collect();

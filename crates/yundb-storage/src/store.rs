@@ -449,6 +449,51 @@ fn decode_record(name: &str, bytes: &[u8]) -> Result<Value> {
     })
 }
 
+/// The record-table accessors the reader and the writer share (both hold `name` and a
+/// `records` table).
+macro_rules! record_access {
+    () => {
+        fn get_number(&self, number: u64) -> Result<Option<Value>> {
+            match self.records.get(number)? {
+                Some(bytes) => decode_record(&self.name, bytes.value()).map(Some),
+                None => Ok(None),
+            }
+        }
+        fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
+            scan_records(&self.name, &self.records, f)
+        }
+        fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
+            for entry in self.records.iter()? {
+                if !f(entry?.1.value()) {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        fn scan_raw_range(
+            &self,
+            from: u64,
+            to: u64,
+            f: &mut dyn FnMut(&[u8]) -> bool,
+        ) -> Result<()> {
+            for entry in self.records.range(from..to)? {
+                if !f(entry?.1.value()) {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        fn number_bounds(&self) -> Result<Option<(u64, u64)>> {
+            let first = self.records.first()?.map(|(k, _)| k.value());
+            let last = self.records.last()?.map(|(k, _)| k.value());
+            Ok(first.zip(last))
+        }
+        fn len(&self) -> Result<u64> {
+            Ok(redb::ReadableTableMetadata::len(&self.records)?)
+        }
+    };
+}
+
 /// One collection in a read snapshot.
 pub struct CollectionReader<'r> {
     txn: &'r ReadTransaction,
@@ -464,12 +509,7 @@ impl RecordRead for CollectionReader<'_> {
     fn get(&self, id: &IdKey) -> Result<Option<Value>> {
         get_record(&self.name, &self.records, &self.ids, id)
     }
-    fn get_number(&self, number: u64) -> Result<Option<Value>> {
-        match self.records.get(number)? {
-            Some(bytes) => decode_record(&self.name, bytes.value()).map(Some),
-            None => Ok(None),
-        }
-    }
+    record_access!();
     fn index_scan(
         &self,
         index: &str,
@@ -482,33 +522,6 @@ impl RecordRead for CollectionReader<'_> {
             .txn
             .open_table(IndexDef::new(&index_table(&self.name, index)))?;
         scan_index(&table, lower, upper, reverse, f)
-    }
-    fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
-        scan_records(&self.name, &self.records, f)
-    }
-    fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
-        for entry in self.records.iter()? {
-            if !f(entry?.1.value()) {
-                break;
-            }
-        }
-        Ok(())
-    }
-    fn scan_raw_range(&self, from: u64, to: u64, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
-        for entry in self.records.range(from..to)? {
-            if !f(entry?.1.value()) {
-                break;
-            }
-        }
-        Ok(())
-    }
-    fn number_bounds(&self) -> Result<Option<(u64, u64)>> {
-        let first = self.records.first()?.map(|(k, _)| k.value());
-        let last = self.records.last()?.map(|(k, _)| k.value());
-        Ok(first.zip(last))
-    }
-    fn len(&self) -> Result<u64> {
-        Ok(redb::ReadableTableMetadata::len(&self.records)?)
     }
 }
 
@@ -526,12 +539,7 @@ impl RecordRead for CollectionWriter<'_> {
     fn get(&self, id: &IdKey) -> Result<Option<Value>> {
         get_record(&self.name, &self.records, &self.ids, id)
     }
-    fn get_number(&self, number: u64) -> Result<Option<Value>> {
-        match self.records.get(number)? {
-            Some(bytes) => decode_record(&self.name, bytes.value()).map(Some),
-            None => Ok(None),
-        }
-    }
+    record_access!();
     fn index_scan(
         &self,
         index: &str,
@@ -547,33 +555,6 @@ impl RecordRead for CollectionWriter<'_> {
             .txn
             .open_table(IndexDef::new(&index_table(&self.name, index)))?;
         scan_index(&table, lower, upper, reverse, f)
-    }
-    fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
-        scan_records(&self.name, &self.records, f)
-    }
-    fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
-        for entry in self.records.iter()? {
-            if !f(entry?.1.value()) {
-                break;
-            }
-        }
-        Ok(())
-    }
-    fn scan_raw_range(&self, from: u64, to: u64, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
-        for entry in self.records.range(from..to)? {
-            if !f(entry?.1.value()) {
-                break;
-            }
-        }
-        Ok(())
-    }
-    fn number_bounds(&self) -> Result<Option<(u64, u64)>> {
-        let first = self.records.first()?.map(|(k, _)| k.value());
-        let last = self.records.last()?.map(|(k, _)| k.value());
-        Ok(first.zip(last))
-    }
-    fn len(&self) -> Result<u64> {
-        Ok(redb::ReadableTableMetadata::len(&self.records)?)
     }
 }
 
