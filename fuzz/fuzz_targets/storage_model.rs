@@ -87,15 +87,20 @@ fn state(db: &Db) -> Model {
 fuzz_target!(|data: &[u8]| {
     let disk = Disk::default();
     disk.budget.store(i64::MAX, Ordering::SeqCst);
-    let mut db = open(&disk);
-    db.create_collection_with("c", Permission::AdminOnly).expect("create");
+    // Two handles on one backend would overwrite each other's pages (a file would be locked):
+    // the old handle is always dropped before the next open.
+    let mut db = Some(open(&disk));
+    db.as_ref().expect("open").create_collection_with("c", Permission::AdminOnly).expect("create");
     let mut model = Model::new();
     let mut indexed = false;
     for op in data.chunks(3).take(150) {
         let (code, a, b) = (op[0] % 11, i64::from(*op.get(1).unwrap_or(&0) % 16), i64::from(*op.get(2).unwrap_or(&0) % 8));
-        let c = db.collection("c");
+        let Some(handle) = db.as_ref() else { return };
         // The model after this operation, if it succeeds.
         let mut next = model.clone();
+        // `c` holds a handle on the database: it lives only inside this block, so that a crash
+        // or reopen below drops the last handle before opening the next.
+        let c = handle.collection("c");
         let result: Result<(), yundb::Error> = match code {
             0 | 1 => {
                 let doc = json!({"_id": a, "k": b, "v": 0});
@@ -148,12 +153,16 @@ fuzz_target!(|data: &[u8]| {
                 disk.budget.store(a * 4 + b, Ordering::SeqCst);
                 Ok(())
             }
-            8 => {
-                drop(c);
-                // Reopening writes too (recovery, format check), so it may crash as well.
-                try_open(&disk).map(|d| db = d)
-            }
+            8 => Ok(()),
             _ => c.count().map(|n| assert_eq!(n, model.len() as u64)),
+        };
+        drop(c);
+        let result = if code == 8 && result.is_ok() {
+            db = None;
+            // Reopening writes too (recovery, format check), so it may crash as well.
+            try_open(&disk).map(|d| db = Some(d))
+        } else {
+            result
         };
         match result {
             Ok(()) => {
@@ -164,22 +173,25 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(_) => {
                 // The backend failed mid-operation: crash, restart from the synced image.
-                drop(db);
+                db = None;
                 disk.crash();
-                db = open(&disk);
-                if !db.list_collections().expect("list").contains(&"c".to_owned()) {
+                let reopened = open(&disk);
+                if !reopened.list_collections().expect("list").contains(&"c".to_owned()) {
                     // Crashed before the very first commit finished: start over.
-                    db.create_collection_with("c", Permission::AdminOnly).expect("create");
+                    reopened.create_collection_with("c", Permission::AdminOnly).expect("create");
                     model.clear();
                     indexed = false;
+                    db = Some(reopened);
                     continue;
                 }
-                let now = state(&db);
+                let now = state(&reopened);
                 assert!(now == model || now == next, "after a crash the database is neither before nor after the operation in flight");
                 model = now;
-                indexed = !db.collection("c").indexes().expect("indexes").is_empty();
+                indexed = !reopened.collection("c").indexes().expect("indexes").is_empty();
+                db = Some(reopened);
             }
         }
-        assert_eq!(state(&db), model, "database and model differ");
+        let Some(handle) = db.as_ref() else { return };
+        assert_eq!(state(handle), model, "database and model differ");
     }
 });
