@@ -191,53 +191,64 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
     pub fn create_index(&self, name: &str, keys: &[(&str, Direction)], unique: bool) -> Result<()> {
         self.require_admin("manage indexes")?;
         let spec = IndexSpec::new(name, keys, unique)?;
-        let inner = &self.db.inner;
-        let _writer = inner.writer.lock();
-        let txn = inner.store.begin_write()?;
-        let mut options = txn.collection_options(&self.name)?.ok_or_else(|| {
-            StorageError::CollectionNotFound {
-                name: self.name.clone(),
+        self.change_catalog(|txn, options| {
+            if indexes_of(Some(options))?.iter().any(|i| i.name == name) {
+                return Err(Error::InvalidParam {
+                    reason: format!("index `{name}` already exists on `{}`", self.name),
+                });
             }
-        })?;
-        if indexes_of(Some(&options))?.iter().any(|i| i.name == name) {
-            return Err(Error::InvalidParam {
-                reason: format!("index `{name}` already exists on `{}`", self.name),
-            });
-        }
-        txn.create_index_table(&self.name, name)?;
-        {
+            txn.create_index_table(&self.name, name)?;
             let mut coll = txn.collection(&self.name)?;
             let mut entries = Vec::new();
+            let mut refused = None;
             coll.scan_numbered(&mut |number, doc| {
-                for key in spec.keys_of(&doc).map_err(|e| StorageError::Corrupted {
-                    collection: self.name.clone(),
-                    detail: e.to_string(),
-                })? {
-                    entries.push((number, key));
+                match spec.keys_of(&doc) {
+                    Ok(keys) => entries.extend(keys.into_iter().map(|k| (number, k))),
+                    Err(e) => refused = refused.take().or(Some(e)),
                 }
                 Ok(())
             })?;
+            if let Some(e) = refused {
+                return Err(e.into());
+            }
             for (number, key) in entries {
                 coll.index_put(name, &key, unique, number)?;
             }
-        }
-        if let Some(m) = options.as_object_mut() {
-            let list = m
-                .entry("indexes")
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Value::Array(items) = list {
-                items.push(spec.to_json());
+            if let Some(m) = options.as_object_mut() {
+                if let Value::Array(items) = m
+                    .entry("indexes")
+                    .or_insert_with(|| Value::Array(Vec::new()))
+                {
+                    items.push(spec.to_json());
+                }
             }
-        }
-        txn.set_collection_options(&self.name, &options)?;
-        txn.commit()?;
-        self.db.forget(&self.name);
-        Ok(())
+            Ok(((), true))
+        })
     }
 
     /// Drops a secondary index. Returns whether it existed. Admin only.
     pub fn drop_index(&self, name: &str) -> Result<bool> {
         self.require_admin("manage indexes")?;
+        self.change_catalog(|txn, options| {
+            let before = indexes_of(Some(options))?.len();
+            if let Some(Value::Array(items)) = options.get_mut("indexes") {
+                items.retain(|i| i.get("name").and_then(Value::as_str) != Some(name));
+            }
+            if indexes_of(Some(options))?.len() == before {
+                return Ok((false, false));
+            }
+            txn.drop_index_table(&self.name, name)?;
+            Ok((true, true))
+        })
+    }
+
+    /// Changes this collection's catalogue entry in one write transaction under the writer
+    /// lock: `f` edits the options and says whether to store and commit them; the cached entry
+    /// is forgotten after the commit.
+    fn change_catalog<R>(
+        &self,
+        f: impl FnOnce(&WriteTxn, &mut Value) -> Result<(R, bool)>,
+    ) -> Result<R> {
         let inner = &self.db.inner;
         let _writer = inner.writer.lock();
         let txn = inner.store.begin_write()?;
@@ -246,18 +257,13 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
                 name: self.name.clone(),
             }
         })?;
-        let before = indexes_of(Some(&options))?.len();
-        if let Some(Value::Array(items)) = options.get_mut("indexes") {
-            items.retain(|i| i.get("name").and_then(Value::as_str) != Some(name));
+        let (out, commit) = f(&txn, &mut options)?;
+        if commit {
+            txn.set_collection_options(&self.name, &options)?;
+            txn.commit()?;
+            self.db.forget(&self.name);
         }
-        if indexes_of(Some(&options))?.len() == before {
-            return Ok(false);
-        }
-        txn.drop_index_table(&self.name, name)?;
-        txn.set_collection_options(&self.name, &options)?;
-        txn.commit()?;
-        self.db.forget(&self.name);
-        Ok(true)
+        Ok(out)
     }
 
     /// The collection's secondary indexes (`_id` is always indexed and not listed).

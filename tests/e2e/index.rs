@@ -306,6 +306,16 @@ fn unique_indexes_and_explain() {
         u.where_(json!({"_id": 10})).explain().unwrap()["stage"],
         "IDHACK"
     );
+    // A compound key over two arrays of one document is refused, and nothing is created.
+    u.add(json!({"_id": "par", "email": "p@x", "a": [1, 2], "b": [3, 4]}))
+        .unwrap();
+    assert_eq!(
+        u.create_index("ab", &[("a", Direction::Asc), ("b", Direction::Asc)], false)
+            .unwrap_err()
+            .code(),
+        "INVALID_PARAM"
+    );
+    assert_eq!(u.indexes().unwrap().len(), 1);
     assert!(u.drop_index("email").unwrap());
     assert!(!u.drop_index("email").unwrap());
     assert_eq!(
