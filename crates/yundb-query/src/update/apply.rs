@@ -273,36 +273,12 @@ fn apply_op(
             }
             Op::Pull(cond) => {
                 let Some(o) = old else { return Ok(None) };
-                let items = match o {
-                    Value::Array(items) => items,
-                    other => {
-                        return Err(mismatch(
-                            name,
-                            path,
-                            format!(
-                                "cannot apply $pull to a non-array value of type {}",
-                                type_name(other)
-                            ),
-                        ))
-                    }
-                };
+                let items = must_be_array(name, path, o)?;
                 Value::Array(items.iter().filter(|e| !pulls(cond, e)).cloned().collect())
             }
             Op::PullAll(values) => {
                 let Some(o) = old else { return Ok(None) };
-                let items = match o {
-                    Value::Array(items) => items,
-                    other => {
-                        return Err(mismatch(
-                            name,
-                            path,
-                            format!(
-                                "cannot apply $pullAll to a non-array value of type {}",
-                                type_name(other)
-                            ),
-                        ))
-                    }
-                };
+                let items = must_be_array(name, path, o)?;
                 Value::Array(
                     items
                         .iter()
@@ -364,24 +340,20 @@ fn arith(
 
 fn pulls(cond: &PullCond, e: &Value) -> bool {
     match cond {
-        PullCond::Equal(v) => match v {
-            Value::Object(m) => match special(m) {
-                Some(Special::Regex(..)) if e.is_string() => crate::filter::Filter::from_wire(
-                    &Value::Object(Map::from_iter([("v".to_owned(), v.clone())])),
-                )
-                .is_ok_and(|f| {
-                    f.matches(&Value::Object(Map::from_iter([(
-                        "v".to_owned(),
-                        e.clone(),
-                    )])))
-                }),
-                _ => values_equal(v, e),
-            },
-            _ => values_equal(v, e),
+        PullCond::Equal(v) => values_equal(v, e),
+        // A regex removes the strings it matches, and stored regexes equal to it.
+        PullCond::Regex(re) => match e {
+            Value::String(s) => re.is_match(s),
+            Value::Object(m) => {
+                matches!(special(m), Some(Special::Regex(p, o)) if p == re.pattern() && o == re.options())
+            }
+            _ => false,
         },
         PullCond::Query(filter) => {
             matches!(e, Value::Object(m) if special(m).is_none()) && filter.matches(e)
         }
+        // MongoDB evaluates operator conditions on `{"": element}`: the wrapper keeps its array
+        // traversal.
         PullCond::Operators(filter) => filter.matches(&Value::Object(Map::from_iter([(
             "v".to_owned(),
             e.clone(),

@@ -559,8 +559,15 @@ fn pull(path: &str, operand: &Value) -> Result<PullCond, UpdateError> {
     let Value::Object(m) = operand else {
         return Ok(PullCond::Equal(operand.clone()));
     };
-    if let Some(Special::Regex(..)) = special(m) {
-        return Ok(PullCond::Equal(operand.clone()));
+    if let Some(Special::Regex(pattern, options)) = special(m) {
+        let re = crate::regex::MongoRegex::new(pattern, options).map_err(|reason| {
+            bad(
+                "$pull",
+                path,
+                format!("invalid regular expression: {reason}"),
+            )
+        })?;
+        return Ok(PullCond::Regex(re));
     }
     if is_value_object(m) || m.is_empty() {
         return Ok(PullCond::Equal(operand.clone()));

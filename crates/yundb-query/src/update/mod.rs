@@ -81,8 +81,10 @@ pub(crate) enum PushSort {
 
 #[derive(Debug, Clone)]
 pub(crate) enum PullCond {
-    /// Remove elements equal to the value (a regex value matches strings).
+    /// Remove elements equal to the value.
     Equal(Value),
+    /// Remove the strings a regex matches (compiled once, with the update).
+    Regex(crate::regex::MongoRegex),
     /// Remove elements that match a query (an object condition).
     Query(Filter),
     /// Remove elements that satisfy operators (`{"$gte": 6}`).

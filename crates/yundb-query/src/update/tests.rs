@@ -222,6 +222,22 @@ fn arrays() {
         Update::from_wire(&json!({"$pop": {"a": 2}})),
         Err(UpdateError::BadOperand { .. })
     ));
+    let words = json!({"w": ["apple", "Avocado", "pear", {"$regex": "^a", "$options": "i"}]});
+    assert_eq!(
+        wire(
+            json!({"$pull": {"w": {"$regex": "^a", "$options": "i"}}}),
+            words
+        )
+        .unwrap()["w"],
+        json!(["pear"])
+    );
+    assert!(
+        matches!(
+            Update::from_wire(&json!({"$pull": {"w": {"$regex": "("}}})),
+            Err(UpdateError::BadOperand { .. })
+        ),
+        "a bad regex fails when the update compiles"
+    );
 }
 
 #[test]
