@@ -2,7 +2,6 @@
 //! security rules, enforced for client users in one place that every record operation takes.
 //! Admin callers bypass all of it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -45,27 +44,26 @@ impl Permission {
     /// # Errors
     /// `INVALID_PARAM` for an unknown mode or invalid rules (naming the key and position).
     pub fn from_json(v: &Value) -> Result<Permission> {
+        Permission::compile(v).map(|(permission, _)| permission)
+    }
+
+    /// [`Permission::from_json`], also giving the compiled rules of a rules object.
+    pub(crate) fn compile(v: &Value) -> Result<(Permission, Option<Arc<Rules>>)> {
         match v {
             Value::String(s) => match s.as_str() {
-                "READONLY" => Ok(Permission::ReadOnly),
-                "PRIVATE" => Ok(Permission::Private),
-                "ADMINWRITE" => Ok(Permission::AdminWrite),
-                "ADMINONLY" => Ok(Permission::AdminOnly),
+                "READONLY" => Ok((Permission::ReadOnly, None)),
+                "PRIVATE" => Ok((Permission::Private, None)),
+                "ADMINWRITE" => Ok((Permission::AdminWrite, None)),
+                "ADMINONLY" => Ok((Permission::AdminOnly, None)),
                 other => Err(Error::InvalidParam { reason: format!("unknown permission `{other}`; expected READONLY, PRIVATE, ADMINWRITE, ADMINONLY or a rules object") }),
             },
             Value::Object(_) => {
-                Rules::parse(v).map_err(|e| Error::InvalidParam { reason: e.to_string() })?;
-                Ok(Permission::Custom(v.clone()))
+                let rules = Rules::parse(v).map_err(|e| Error::InvalidParam { reason: e.to_string() })?;
+                Ok((Permission::Custom(v.clone()), Some(Arc::new(rules))))
             }
             other => Err(Error::InvalidParam { reason: format!("a permission is a mode name or a rules object, got {other}") }),
         }
     }
-}
-
-/// Compiled rules, cached per collection and revalidated against the stored text.
-#[derive(Default)]
-pub(crate) struct RuleCache {
-    compiled: parking_lot::Mutex<HashMap<String, Arc<Rules>>>,
 }
 
 /// The permission in force for one operation.
@@ -148,25 +146,17 @@ impl Db {
         let Caller::User { openid } = &self.caller else {
             return Ok(Mode::Admin);
         };
-        let permission = self.permission(collection)?;
-        Ok(match permission {
-            Permission::Custom(source) => {
-                let mut cache = self.inner.rules.compiled.lock();
-                let rules = match cache.get(collection) {
-                    Some(r) if r.source() == &source => Arc::clone(r),
-                    _ => {
-                        let r =
-                            Arc::new(Rules::parse(&source).map_err(|e| Error::InvalidParam {
-                                reason: e.to_string(),
-                            })?);
-                        cache.insert(collection.to_owned(), Arc::clone(&r));
-                        r
-                    }
-                };
-                Mode::Rules(rules, json!({"openid": openid, "uid": openid}))
-            }
-            simple => Mode::Simple(simple, openid.clone()),
-        })
+        // One catalogue entry for both, so a concurrent permission change cannot mix them.
+        let meta = self.meta(collection)?;
+        // Checked first: it fails for a missing collection unless auto-create is on.
+        let permission = self.permission_in(collection, &meta)?;
+        if let Some(rules) = &meta.rules {
+            return Ok(Mode::Rules(
+                Arc::clone(rules),
+                json!({"openid": openid, "uid": openid}),
+            ));
+        }
+        Ok(Mode::Simple(permission, openid.clone()))
     }
 
     /// A record for a rule's `get('database.<collection>.<id>')`.

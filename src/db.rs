@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use yundb_storage::Store;
 use yundb_watch::{Hub, HubOptions};
 
-use crate::access::{Permission, RuleCache};
+use crate::access::Permission;
 use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::query::Limits;
@@ -124,7 +124,6 @@ pub(crate) struct Inner {
     /// initial result, so that watches see commits in order with no gap.
     pub(crate) writer: Mutex<()>,
     pub(crate) hub: Hub,
-    pub(crate) rules: RuleCache,
     /// Each collection's permission and indexes, read from the catalogue once; every catalogue
     /// change (made under the writer lock) forgets the entry.
     pub(crate) catalog: parking_lot::RwLock<HashMap<String, Arc<Meta>>>,
@@ -135,6 +134,9 @@ pub(crate) struct Meta {
     /// `None`: the collection does not exist.
     pub(crate) permission: Option<Permission>,
     pub(crate) indexes: Vec<IndexSpec>,
+    /// The compiled rules when the permission in force (the stored one, or the default for a
+    /// collection yet to be created) is a rules object; compiled once per catalogue load.
+    pub(crate) rules: Option<Arc<yundb_query::rules::Rules>>,
 }
 
 /// A yundb database: named collections of JSON records in one redb file, or in memory.
@@ -180,7 +182,6 @@ impl Db {
                 options,
                 writer: Mutex::new(()),
                 hub,
-                rules: RuleCache::default(),
                 catalog: parking_lot::RwLock::default(),
             }),
             caller: Caller::Admin,
@@ -253,7 +254,11 @@ impl Db {
     /// # Errors
     /// `DATABASE_COLLECTION_NOT_EXIST`.
     pub fn permission(&self, name: &str) -> Result<Permission> {
-        let meta = self.meta(name)?;
+        self.permission_in(name, &*self.meta(name)?)
+    }
+
+    /// The permission in force according to one catalogue entry.
+    pub(crate) fn permission_in(&self, name: &str, meta: &Meta) -> Result<Permission> {
         let Some(permission) = &meta.permission else {
             if self.inner.options.auto_create {
                 // Created on first write, with the default permission.
@@ -273,13 +278,21 @@ impl Db {
             return Ok(Arc::clone(m));
         }
         let options = self.inner.store.begin_read()?.collection_options(name)?;
+        let (permission, rules) = match options.as_ref().map(|o| o.get("permission")) {
+            Some(Some(p)) => {
+                let (permission, rules) = Permission::compile(p)?;
+                (Some(permission), rules)
+            }
+            stored => {
+                let default = &self.inner.options.default_permission;
+                let (_, rules) = Permission::compile(&default.to_json())?;
+                (stored.map(|_| default.clone()), rules)
+            }
+        };
         let meta = Arc::new(Meta {
-            permission: match options.as_ref().map(|o| o.get("permission")) {
-                None => None,
-                Some(None) => Some(self.inner.options.default_permission.clone()),
-                Some(Some(p)) => Some(Permission::from_json(p)?),
-            },
+            permission,
             indexes: crate::collection::indexes_of(options.as_ref())?,
+            rules,
         });
         self.inner
             .catalog
