@@ -1,3 +1,4 @@
+use std::any::Any;
 use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -84,7 +85,7 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-impl<T: Serialize + DeserializeOwned> Collection<T> {
+impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
     pub(crate) fn new(db: Db, name: &str) -> Self {
         Collection {
             db,
@@ -122,7 +123,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         let now = now_ms();
         let mut prepared = Vec::new();
         for doc in docs {
-            prepared.push(self.prepare_new(serde_json::to_value(doc.borrow())?, None, now)?);
+            prepared.push(self.prepare_new(to_doc(doc.borrow())?, None, now)?);
         }
         if prepared.is_empty() {
             return Ok(Vec::new());
@@ -250,7 +251,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         f: impl FnOnce(&WriteTxn, &mut Value) -> Result<(R, bool)>,
     ) -> Result<R> {
         let inner = &self.db.inner;
-        let _writer = inner.writer.lock();
+        let mut writer = inner.write_lock();
         let txn = inner.store.begin_write()?;
         let mut options = txn.collection_options(&self.name)?.ok_or_else(|| {
             StorageError::CollectionNotFound {
@@ -260,9 +261,13 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         let (out, commit) = f(&txn, &mut options)?;
         if commit {
             txn.set_collection_options(&self.name, &options)?;
-            txn.commit()?;
+            writer.commit(txn)?;
             self.db.forget(&self.name);
+        } else {
+            // Ended before `finish`, which may need to start a (durable) write transaction.
+            drop(txn);
         }
+        writer.finish()?;
         Ok(out)
     }
 
@@ -308,7 +313,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
     /// Runs `f` on the collection in one write transaction and commits if it reports a change.
     pub(crate) fn write(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<bool>) -> Result<()> {
         let inner = &self.db.inner;
-        let _writer = inner.writer.lock();
+        let mut writer = inner.write_lock();
         let txn = inner.store.begin_write()?;
         let watched = inner.hub.is_watched(&self.name);
         let meta = self.db.meta(&self.name)?;
@@ -319,16 +324,22 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
             let changed = f(&mut tx)?;
             (changed, tx.into_changes())
         };
+        let mut published = Ok(());
         if changed {
-            let seq = txn.commit()?;
+            let seq = writer.commit(txn)?;
             if created {
                 self.db.forget(&self.name);
             }
             if let Some(changes) = changes.filter(|c| !c.is_empty()) {
-                crate::watch::publish(&self.db, &self.name, seq, changes)?;
+                published = crate::watch::publish(&self.db, &self.name, seq, changes);
             }
+        } else {
+            // Ended before `finish`, which may need to start a (durable) write transaction.
+            drop(txn);
         }
-        Ok(())
+        // Durable first: the commit stands whether or not its watches could be told.
+        writer.finish()?;
+        published
     }
 
     fn open_for_write<'t>(&self, txn: &'t WriteTxn) -> Result<CollectionWriter<'t>> {
@@ -416,7 +427,7 @@ pub struct DocRef<T = Value> {
     projection: Option<Value>,
 }
 
-impl<T: Serialize + DeserializeOwned> DocRef<T> {
+impl<T: Serialize + DeserializeOwned + 'static> DocRef<T> {
     /// The `_id` this refers to.
     pub fn id(&self) -> &Value {
         &self.id
@@ -441,7 +452,7 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
             // Admin reads need no permission check: look the record up directly.
             let read = self.coll.db.inner.store.begin_read()?;
             return match read.collection(&self.coll.name)?.get(&key)? {
-                Some(doc) => Ok(Some(serde_json::from_value(doc)?)),
+                Some(doc) => Ok(Some(from_doc(doc)?)),
                 None => Ok(None),
             };
         }
@@ -462,7 +473,7 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
     /// `INVALID_PARAM` if it carries a different `_id`; `DATABASE_PERMISSION_DENIED` if a user
     /// tries to change `_openid`.
     pub fn set(&self, doc: impl Borrow<T>) -> Result<UpdateResult> {
-        self.replace(serde_json::to_value(doc.borrow())?, true)
+        self.replace(to_doc(doc.borrow())?, true)
     }
 
     /// Replaces the document with `data`; creates it when missing only if `upsert`.
@@ -539,4 +550,25 @@ impl<T: Serialize + DeserializeOwned> DocRef<T> {
             .where_wire(serde_json::json!({"_id": self.id.clone()}))
             .remove_by(true)
     }
+}
+
+/// Converts a stored document into the collection's document type; a `Value` passes through
+/// untouched (no serde round trip).
+pub(crate) fn from_doc<T: DeserializeOwned + 'static>(doc: Value) -> Result<T> {
+    let mut slot = Some(doc);
+    if let Some(same) = (&mut slot as &mut dyn Any).downcast_mut::<Option<T>>() {
+        if let Some(doc) = same.take() {
+            return Ok(doc);
+        }
+    }
+    Ok(serde_json::from_value(slot.unwrap_or(Value::Null))?)
+}
+
+/// Converts a document of the collection's type into a `Value`; a `Value` is cloned (no serde
+/// round trip).
+pub(crate) fn to_doc<T: Serialize + 'static>(doc: &T) -> Result<Value> {
+    if let Some(value) = (doc as &dyn Any).downcast_ref::<Value>() {
+        return Ok(value.clone());
+    }
+    Ok(serde_json::to_value(doc)?)
 }

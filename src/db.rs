@@ -2,7 +2,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -121,8 +120,8 @@ pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) options: Options,
     /// Held across every write transaction and its publication, and while a watch takes its
-    /// initial result, so that watches see commits in order with no gap.
-    pub(crate) writer: Mutex<()>,
+    /// initial result, so that watches see commits in order with no gap. Groups commits.
+    pub(crate) writer: crate::writer::Writer,
     pub(crate) hub: Hub,
     /// Each collection's permission and indexes, read from the catalogue once; every catalogue
     /// change (made under the writer lock) forgets the entry.
@@ -158,6 +157,13 @@ impl std::fmt::Debug for Db {
     }
 }
 
+impl Inner {
+    /// Waits for the writer lock.
+    pub(crate) fn write_lock(&self) -> crate::writer::WriteLock<'_> {
+        self.writer.lock(&self.store)
+    }
+}
+
 impl Db {
     /// Opens the database file at `path`, creating it if missing.
     pub fn open(path: impl AsRef<Path>) -> Result<Db> {
@@ -180,7 +186,7 @@ impl Db {
             inner: Arc::new(Inner {
                 store,
                 options,
-                writer: Mutex::new(()),
+                writer: crate::writer::Writer::default(),
                 hub,
                 catalog: parking_lot::RwLock::default(),
             }),
@@ -241,12 +247,12 @@ impl Db {
     pub fn create_collection_with(&self, name: &str, permission: Permission) -> Result<()> {
         self.require_admin("create collections")?;
         let permission = Permission::from_json(&permission.to_json())?;
-        let _writer = self.inner.writer.lock();
+        let mut writer = self.inner.write_lock();
         let txn = self.inner.store.begin_write()?;
         txn.create_collection(name, &json!({"permission": permission.to_json()}))?;
-        txn.commit()?;
+        writer.commit(txn)?;
         self.forget(name);
-        Ok(())
+        writer.finish()
     }
 
     /// A collection's permission.
@@ -311,7 +317,7 @@ impl Db {
     pub fn set_permission(&self, name: &str, permission: Permission) -> Result<()> {
         self.require_admin("change permissions")?;
         let permission = Permission::from_json(&permission.to_json())?;
-        let _writer = self.inner.writer.lock();
+        let mut writer = self.inner.write_lock();
         let txn = self.inner.store.begin_write()?;
         let mut options = txn.collection_options(name)?.ok_or_else(|| {
             yundb_storage::StorageError::CollectionNotFound {
@@ -322,23 +328,26 @@ impl Db {
             m.insert("permission".into(), permission.to_json());
         }
         txn.set_collection_options(name, &options)?;
-        txn.commit()?;
+        writer.commit(txn)?;
         self.forget(name);
         self.inner.hub.end_client_watches(name);
-        Ok(())
+        writer.finish()
     }
 
     /// Drops a collection and its records. Returns whether it existed.
     pub fn drop_collection(&self, name: &str) -> Result<bool> {
         self.require_admin("drop collections")?;
-        let _writer = self.inner.writer.lock();
+        let mut writer = self.inner.write_lock();
         let txn = self.inner.store.begin_write()?;
         let existed = txn.drop_collection(name)?;
         if existed {
-            let seq = txn.commit()?;
+            let seq = writer.commit(txn)?;
             self.forget(name);
             crate::watch::publish_drop(self, name, seq);
+        } else {
+            drop(txn);
         }
+        writer.finish()?;
         Ok(existed)
     }
 
@@ -359,7 +368,10 @@ impl Db {
     }
 
     /// A collection whose documents are `T`, converted with serde.
-    pub fn typed_collection<T: Serialize + DeserializeOwned>(&self, name: &str) -> Collection<T> {
+    pub fn typed_collection<T: Serialize + DeserializeOwned + 'static>(
+        &self,
+        name: &str,
+    ) -> Collection<T> {
         Collection::new(self.clone(), name)
     }
 }

@@ -34,6 +34,7 @@ mod query;
 mod tx;
 mod watch;
 pub mod wire;
+mod writer;
 
 pub use access::Permission;
 pub use collection::{Collection, DocRef, RemoveResult, UpdateResult};

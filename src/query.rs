@@ -123,7 +123,7 @@ pub(crate) struct Plan {
     pub(crate) mode: Mode,
 }
 
-impl<T: Serialize + DeserializeOwned> Query<T> {
+impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
     pub(crate) fn new(coll: Collection<T>, filter: Option<Where>) -> Self {
         Query {
             coll,
@@ -371,7 +371,7 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
                     Some(p) => p.apply(&d),
                     None => d,
                 };
-                serde_json::from_value(d).map_err(Error::from)
+                crate::collection::from_doc(d)
             })
             .collect()
     }

@@ -19,7 +19,7 @@ use crate::query::Query;
 
 /// The collection as of one commit, for windows that run short.
 struct SnapshotSource {
-    read: ReadTxn,
+    read: std::sync::Arc<ReadTxn>,
     collection: String,
 }
 
@@ -98,7 +98,7 @@ fn watch_sort(sort: &Sort) -> Result<Sort> {
     Ok(Sort::new(keys)?)
 }
 
-impl<T: Serialize + DeserializeOwned> Query<T> {
+impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
     /// Watches the query's result: the first snapshot is the current result (`type: "init"`),
     /// then one snapshot per commit that changes it. Supports `where`, `order_by` and `limit`;
     /// `skip` and `field` are rejected, as in CloudBase. Without `order_by` the order is `_id`
@@ -122,7 +122,7 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
         let inner = &db.inner;
         let hub = &inner.hub;
         let capacity = hub.capacity(limit);
-        let _writer = inner.writer.lock();
+        let _writer = inner.write_lock();
         let read = inner.store.begin_read()?;
         let since = read.seq()?;
         let coll = read.collection(self.collection().name())?;
@@ -183,7 +183,7 @@ impl<T: Serialize + DeserializeOwned> Query<T> {
     }
 }
 
-impl<T: Serialize + DeserializeOwned> DocRef<T> {
+impl<T: Serialize + DeserializeOwned + 'static> DocRef<T> {
     /// Watches this one document (`doc(id).watch()`).
     pub fn watch(&self) -> Result<Subscription> {
         self.collection()

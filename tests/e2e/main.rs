@@ -4,6 +4,7 @@ mod access;
 mod bad_input;
 mod crash;
 mod documents;
+mod group_commit;
 mod index;
 mod query;
 mod stress;

@@ -299,8 +299,9 @@ impl<'a> Raw<'a> {
                 ("$regex".to_owned(), Value::from(p)),
                 ("$options".to_owned(), Value::from(o)),
             ])),
-            Raw::Obj(_) => {
-                let mut m = Map::new();
+            Raw::Obj(body) => {
+                // Each field takes at least two bytes: a corrupt count cannot over-allocate.
+                let mut m = Map::with_capacity(self.len()?.min(body.len() / 2));
                 let mut ok = true;
                 self.fields(&mut |k, v| match v.to_value() {
                     Some(v) => {
@@ -317,8 +318,8 @@ impl<'a> Raw<'a> {
                 }
                 Value::Object(m)
             }
-            Raw::Arr(_) => {
-                let mut items = Vec::with_capacity(self.len()?);
+            Raw::Arr(body) => {
+                let mut items = Vec::with_capacity(self.len()?.min(body.len()));
                 let mut ok = true;
                 self.elements(&mut |_, v| match v.to_value() {
                     Some(v) => {

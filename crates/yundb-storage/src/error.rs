@@ -62,6 +62,13 @@ pub enum StorageError {
         /// What failed to decode.
         detail: String,
     },
+    /// A write was committed (and is visible) but the durable commit meant to cover it failed:
+    /// after a crash it may be gone.
+    #[error("the commit could not be made durable: {detail}")]
+    NotDurable {
+        /// The error of the durable commit.
+        detail: String,
+    },
     /// An error from redb (I/O, a locked file, a corrupted file, ...).
     #[error(transparent)]
     Redb(#[from] redb::Error),
@@ -81,7 +88,8 @@ via_redb!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError
+    redb::CommitError,
+    redb::SetDurabilityError
 );
 
 /// `Result` with [`StorageError`].

@@ -11,6 +11,9 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use redb::{
     Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table,
@@ -109,6 +112,24 @@ fn scan_index(
 /// A database file (or memory region) holding collections of JSON records.
 pub struct Store {
     db: Database,
+    snapshots: Arc<Snapshots>,
+}
+
+/// The shared read snapshot of the last commit. Reads reuse it (with its opened tables) until
+/// the next commit, instead of starting a redb read transaction and opening tables per call.
+#[derive(Default)]
+struct Snapshots {
+    /// (commits seen, the snapshot taken after the last of them)
+    state: Mutex<(u64, Option<Arc<ReadTxn>>)>,
+}
+
+impl Snapshots {
+    /// Called after every commit: the cached snapshot is out of date.
+    fn committed(&self) {
+        let mut state = self.state.lock();
+        state.0 += 1;
+        state.1 = None;
+    }
 }
 
 impl Store {
@@ -151,27 +172,64 @@ impl Store {
             txn.open_table(CATALOG)?;
         }
         txn.commit()?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            snapshots: Arc::default(),
+        })
     }
 
     /// Starts a write transaction. Only one runs at a time: this waits for the current one.
     pub fn begin_write(&self) -> Result<WriteTxn> {
         Ok(WriteTxn {
             txn: self.db.begin_write()?,
+            snapshots: Arc::clone(&self.snapshots),
         })
     }
 
-    /// Starts a read transaction: a consistent snapshot of the last commit.
-    pub fn begin_read(&self) -> Result<ReadTxn> {
-        Ok(ReadTxn {
+    /// Makes every commit so far durable (those made with [`WriteTxn::commit_deferred`]): an
+    /// empty commit with redb's immediate durability, which persists all before it. The commit
+    /// sequence number does not change.
+    pub fn sync(&self) -> Result<()> {
+        self.db.begin_write()?.commit()?;
+        Ok(())
+    }
+
+    /// A consistent read snapshot of the last commit. Snapshots are shared: every read between
+    /// two commits gets the same one (the cache is dropped by each commit, so it never pins
+    /// more than one old version of the pages).
+    pub fn begin_read(&self) -> Result<Arc<ReadTxn>> {
+        let generation = {
+            let state = self.snapshots.state.lock();
+            if let Some(snapshot) = &state.1 {
+                return Ok(Arc::clone(snapshot));
+            }
+            state.0
+        };
+        let snapshot = Arc::new(ReadTxn {
             txn: self.db.begin_read()?,
-        })
+            tables: Mutex::default(),
+        });
+        let mut state = self.snapshots.state.lock();
+        // Keep it only if no commit happened since `generation` was read: otherwise it may show
+        // the commit before that one.
+        if state.0 == generation && state.1.is_none() {
+            state.1 = Some(Arc::clone(&snapshot));
+        }
+        Ok(snapshot)
     }
 }
 
 /// A read-only snapshot.
 pub struct ReadTxn {
     txn: ReadTransaction,
+    /// Collections opened in this snapshot.
+    tables: Mutex<HashMap<String, Arc<Tables>>>,
+}
+
+/// One collection's record table and `_id` index, opened in a read snapshot.
+struct Tables {
+    records: ReadOnlyTable<u64, &'static [u8]>,
+    ids: ReadOnlyTable<&'static [u8], u64>,
 }
 
 impl ReadTxn {
@@ -199,20 +257,34 @@ impl ReadTxn {
     /// # Errors
     /// [`StorageError::CollectionNotFound`] if it does not exist.
     pub fn collection(&self, name: &str) -> Result<CollectionReader<'_>> {
-        if self.collection_options(name)?.is_none() {
-            return Err(StorageError::CollectionNotFound {
-                name: name.to_owned(),
-            });
-        }
+        let cached = self.tables.lock().get(name).map(Arc::clone);
+        let tables = match cached {
+            Some(tables) => tables,
+            None => {
+                let exists = self.txn.open_table(CATALOG)?.get(name)?.is_some();
+                if !exists {
+                    return Err(StorageError::CollectionNotFound {
+                        name: name.to_owned(),
+                    });
+                }
+                let tables = Arc::new(Tables {
+                    records: self
+                        .txn
+                        .open_table(TableDefinition::new(&records_table(name)))?,
+                    ids: self
+                        .txn
+                        .open_table(TableDefinition::new(&ids_table(name)))?,
+                });
+                self.tables
+                    .lock()
+                    .insert(name.to_owned(), Arc::clone(&tables));
+                tables
+            }
+        };
         Ok(CollectionReader {
             txn: &self.txn,
             name: name.to_owned(),
-            records: self
-                .txn
-                .open_table(TableDefinition::new(&records_table(name)))?,
-            ids: self
-                .txn
-                .open_table(TableDefinition::new(&ids_table(name)))?,
+            tables,
         })
     }
 }
@@ -244,6 +316,7 @@ fn list(catalog: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Vec
 /// it without committing discards everything.
 pub struct WriteTxn {
     txn: WriteTransaction,
+    snapshots: Arc<Snapshots>,
 }
 
 impl WriteTxn {
@@ -361,6 +434,19 @@ impl WriteTxn {
     /// Commits durably (redb's immediate durability: on disk when this returns) and returns the
     /// new commit sequence number, which is one more than the last.
     pub fn commit(self) -> Result<u64> {
+        self.commit_with(redb::Durability::Immediate)
+    }
+
+    /// Commits without waiting for the disk: visible at once, durable only when a later
+    /// [`commit`](WriteTxn::commit) or [`Store::sync`] returns (redb's `Durability::None`; a
+    /// crash before then loses it, and never part of it). Group commit builds on this: writers
+    /// queued behind each other share one durable commit.
+    pub fn commit_deferred(self) -> Result<u64> {
+        self.commit_with(redb::Durability::None)
+    }
+
+    fn commit_with(mut self, durability: redb::Durability) -> Result<u64> {
+        self.txn.set_durability(durability)?;
         let seq = {
             let mut meta = self.txn.open_table(META)?;
             let seq = meta.get("seq")?.map_or(0, |g| g.value()) + 1;
@@ -368,6 +454,7 @@ impl WriteTxn {
             seq
         };
         self.txn.commit()?;
+        self.snapshots.committed();
         Ok(seq)
     }
 }
@@ -452,18 +539,18 @@ fn decode_record(name: &str, bytes: &[u8]) -> Result<Value> {
 /// The record-table accessors the reader and the writer share (both hold `name` and a
 /// `records` table).
 macro_rules! record_access {
-    () => {
+    ($($records:ident).+) => {
         fn get_number(&self, number: u64) -> Result<Option<Value>> {
-            match self.records.get(number)? {
+            match self.$($records).+.get(number)? {
                 Some(bytes) => decode_record(&self.name, bytes.value()).map(Some),
                 None => Ok(None),
             }
         }
         fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
-            scan_records(&self.name, &self.records, f)
+            scan_records(&self.name, &self.$($records).+, f)
         }
         fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
-            for entry in self.records.iter()? {
+            for entry in self.$($records).+.iter()? {
                 if !f(entry?.1.value()) {
                     break;
                 }
@@ -476,7 +563,7 @@ macro_rules! record_access {
             to: u64,
             f: &mut dyn FnMut(&[u8]) -> bool,
         ) -> Result<()> {
-            for entry in self.records.range(from..to)? {
+            for entry in self.$($records).+.range(from..to)? {
                 if !f(entry?.1.value()) {
                     break;
                 }
@@ -484,12 +571,12 @@ macro_rules! record_access {
             Ok(())
         }
         fn number_bounds(&self) -> Result<Option<(u64, u64)>> {
-            let first = self.records.first()?.map(|(k, _)| k.value());
-            let last = self.records.last()?.map(|(k, _)| k.value());
+            let first = self.$($records).+.first()?.map(|(k, _)| k.value());
+            let last = self.$($records).+.last()?.map(|(k, _)| k.value());
             Ok(first.zip(last))
         }
         fn len(&self) -> Result<u64> {
-            Ok(redb::ReadableTableMetadata::len(&self.records)?)
+            Ok(redb::ReadableTableMetadata::len(&self.$($records).+)?)
         }
     };
 }
@@ -498,8 +585,7 @@ macro_rules! record_access {
 pub struct CollectionReader<'r> {
     txn: &'r ReadTransaction,
     name: String,
-    records: ReadOnlyTable<u64, &'static [u8]>,
-    ids: ReadOnlyTable<&'static [u8], u64>,
+    tables: Arc<Tables>,
 }
 
 impl RecordRead for CollectionReader<'_> {
@@ -507,9 +593,9 @@ impl RecordRead for CollectionReader<'_> {
         Some(self)
     }
     fn get(&self, id: &IdKey) -> Result<Option<Value>> {
-        get_record(&self.name, &self.records, &self.ids, id)
+        get_record(&self.name, &self.tables.records, &self.tables.ids, id)
     }
-    record_access!();
+    record_access!(tables.records);
     fn index_scan(
         &self,
         index: &str,
@@ -539,7 +625,7 @@ impl RecordRead for CollectionWriter<'_> {
     fn get(&self, id: &IdKey) -> Result<Option<Value>> {
         get_record(&self.name, &self.records, &self.ids, id)
     }
-    record_access!();
+    record_access!(records);
     fn index_scan(
         &self,
         index: &str,
