@@ -36,6 +36,7 @@ pub struct Options {
     pub(crate) limits: Limits,
     pub(crate) watch: HubOptions,
     pub(crate) default_permission: Permission,
+    pub(crate) resident_bytes: usize,
 }
 
 impl Default for Options {
@@ -47,6 +48,7 @@ impl Default for Options {
             limits: Limits::default(),
             watch: HubOptions::default(),
             default_permission: Permission::Private,
+            resident_bytes: yundb_storage::DEFAULT_RESIDENT_BUDGET,
         }
     }
 }
@@ -96,6 +98,15 @@ impl Builder {
     /// "仅创建者可读写", the strictest mode in which clients still use their own records).
     pub fn default_permission(mut self, permission: Permission) -> Self {
         self.options.default_permission = permission;
+        self
+    }
+
+    /// How much memory resident copies of collections may take together (default 256 MiB; 0
+    /// turns them off). A full scan of a collection of at least 1,024 records keeps a copy of
+    /// its stored records in memory, which later scans, point reads and index reads use until
+    /// a write touches the collection; collections that do not fit are read from the file.
+    pub fn resident_bytes(mut self, bytes: usize) -> Self {
+        self.options.resident_bytes = bytes;
         self
     }
 
@@ -181,6 +192,7 @@ impl Db {
     }
 
     fn with_store(store: Store, options: Options) -> Db {
+        store.set_resident_budget(options.resident_bytes);
         let hub = Hub::new(options.watch);
         Db {
             inner: Arc::new(Inner {

@@ -7,6 +7,7 @@ mod documents;
 mod group_commit;
 mod index;
 mod query;
+mod resident;
 mod stress;
 mod update;
 mod watch;

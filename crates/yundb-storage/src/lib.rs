@@ -11,12 +11,14 @@
 mod codec;
 mod error;
 mod id;
+mod resident;
 mod store;
 
 pub use codec::{decode, encode};
 pub use error::{Result, StorageError};
 pub use id::{generate_id, IdKey, MAX_ID_BYTES};
 pub use redb::{BackendError, StorageBackend};
+pub use resident::DEFAULT_RESIDENT_BUDGET;
 pub use store::{
     validate_collection_name, CollectionReader, CollectionWriter, ReadTxn, RecordRead, Store,
     WriteTxn, MAX_COLLECTION_NAME,

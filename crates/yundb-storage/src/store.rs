@@ -24,6 +24,7 @@ use serde_json::Value;
 use crate::codec;
 use crate::error::{Result, StorageError};
 use crate::id::IdKey;
+use crate::resident::{Resident, Residents};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("yundb_meta");
 const CATALOG: TableDefinition<&str, &[u8]> = TableDefinition::new("yundb_catalog");
@@ -117,17 +118,26 @@ pub struct Store {
 
 /// The shared read snapshot of the last commit. Reads reuse it (with its opened tables) until
 /// the next commit, instead of starting a redb read transaction and opening tables per call.
-#[derive(Default)]
 struct Snapshots {
     /// (commits seen, the snapshot taken after the last of them)
     state: Mutex<(u64, Option<Arc<ReadTxn>>)>,
+    residents: Residents,
 }
 
 impl Snapshots {
+    /// Called before a commit that touches `names`: returns the commit's generation, and their
+    /// resident copies stop being current (before the commit, so that no reader of an older
+    /// snapshot ever pairs it with a copy of the newer one).
+    fn committing(&self, names: Vec<String>) -> u64 {
+        let generation = self.state.lock().0 + 1;
+        self.residents.changed(generation, names);
+        generation
+    }
+
     /// Called after every commit: the cached snapshot is out of date.
-    fn committed(&self) {
+    fn committed(&self, generation: u64) {
         let mut state = self.state.lock();
-        state.0 += 1;
+        state.0 = state.0.max(generation);
         state.1 = None;
     }
 }
@@ -174,7 +184,10 @@ impl Store {
         txn.commit()?;
         Ok(Store {
             db,
-            snapshots: Arc::default(),
+            snapshots: Arc::new(Snapshots {
+                state: Mutex::default(),
+                residents: Residents::new(),
+            }),
         })
     }
 
@@ -183,7 +196,14 @@ impl Store {
         Ok(WriteTxn {
             txn: self.db.begin_write()?,
             snapshots: Arc::clone(&self.snapshots),
+            touched: Mutex::default(),
         })
+    }
+
+    /// Sets how many bytes the resident copies of collections may take together (default
+    /// 256 MiB; 0 turns them off). Collections that do not fit are scanned from the file.
+    pub fn set_resident_budget(&self, bytes: usize) {
+        self.snapshots.residents.set_budget(bytes);
     }
 
     /// Makes every commit so far durable (those made with [`WriteTxn::commit_deferred`]): an
@@ -208,6 +228,8 @@ impl Store {
         let snapshot = Arc::new(ReadTxn {
             txn: self.db.begin_read()?,
             tables: Mutex::default(),
+            generation,
+            snapshots: Arc::clone(&self.snapshots),
         });
         let mut state = self.snapshots.state.lock();
         // Keep it only if no commit happened since `generation` was read: otherwise it may show
@@ -224,6 +246,9 @@ pub struct ReadTxn {
     txn: ReadTransaction,
     /// Collections opened in this snapshot.
     tables: Mutex<HashMap<String, Arc<Tables>>>,
+    /// The commits counted when it was taken (it may show a later one, never an earlier one).
+    generation: u64,
+    snapshots: Arc<Snapshots>,
 }
 
 /// One collection's record table and `_id` index, opened in a read snapshot.
@@ -282,7 +307,7 @@ impl ReadTxn {
             }
         };
         Ok(CollectionReader {
-            txn: &self.txn,
+            read: self,
             name: name.to_owned(),
             tables,
         })
@@ -317,6 +342,8 @@ fn list(catalog: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Vec
 pub struct WriteTxn {
     txn: WriteTransaction,
     snapshots: Arc<Snapshots>,
+    /// Collections whose records this transaction may change.
+    touched: Mutex<Vec<String>>,
 }
 
 impl WriteTxn {
@@ -334,6 +361,7 @@ impl WriteTxn {
         }
         catalog.insert(name, codec::encode_json(options).as_slice())?;
         drop(catalog);
+        self.touched.lock().push(name.to_owned());
         self.txn
             .open_table(TableDefinition::<u64, &[u8]>::new(&records_table(name)))?;
         self.txn
@@ -360,6 +388,7 @@ impl WriteTxn {
             return Ok(false);
         }
         drop(catalog);
+        self.touched.lock().push(name.to_owned());
         self.txn
             .delete_table(TableDefinition::<u64, &[u8]>::new(&records_table(name)))?;
         self.txn
@@ -419,6 +448,7 @@ impl WriteTxn {
             .txn
             .open_table(TableDefinition::new(&records_table(name)))?;
         let next = records.last()?.map_or(0, |(k, _)| k.value() + 1);
+        self.touched.lock().push(name.to_owned());
         Ok(CollectionWriter {
             txn: &self.txn,
             indexes: HashMap::new(),
@@ -453,8 +483,11 @@ impl WriteTxn {
             meta.insert("seq", seq)?;
             seq
         };
+        let generation = self
+            .snapshots
+            .committing(std::mem::take(&mut *self.touched.lock()));
         self.txn.commit()?;
-        self.snapshots.committed();
+        self.snapshots.committed(generation);
         Ok(seq)
     }
 }
@@ -536,66 +569,142 @@ fn decode_record(name: &str, bytes: &[u8]) -> Result<Value> {
     })
 }
 
-/// The record-table accessors the reader and the writer share (both hold `name` and a
-/// `records` table).
-macro_rules! record_access {
-    ($($records:ident).+) => {
-        fn get_number(&self, number: u64) -> Result<Option<Value>> {
-            match self.$($records).+.get(number)? {
-                Some(bytes) => decode_record(&self.name, bytes.value()).map(Some),
-                None => Ok(None),
-            }
-        }
-        fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
-            scan_records(&self.name, &self.$($records).+, f)
-        }
-        fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
-            for entry in self.$($records).+.iter()? {
-                if !f(entry?.1.value()) {
-                    break;
-                }
-            }
-            Ok(())
-        }
-        fn scan_raw_range(
-            &self,
-            from: u64,
-            to: u64,
-            f: &mut dyn FnMut(&[u8]) -> bool,
-        ) -> Result<()> {
-            for entry in self.$($records).+.range(from..to)? {
-                if !f(entry?.1.value()) {
-                    break;
-                }
-            }
-            Ok(())
-        }
-        fn number_bounds(&self) -> Result<Option<(u64, u64)>> {
-            let first = self.$($records).+.first()?.map(|(k, _)| k.value());
-            let last = self.$($records).+.last()?.map(|(k, _)| k.value());
-            Ok(first.zip(last))
-        }
-        fn len(&self) -> Result<u64> {
-            Ok(redb::ReadableTableMetadata::len(&self.$($records).+)?)
-        }
+fn table_get_number(
+    name: &str,
+    records: &impl ReadableTable<u64, &'static [u8]>,
+    number: u64,
+) -> Result<Option<Value>> {
+    match records.get(number)? {
+        Some(bytes) => decode_record(name, bytes.value()).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn table_scan_raw(
+    records: &impl ReadableTable<u64, &'static [u8]>,
+    range: Option<(u64, u64)>,
+    f: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<()> {
+    let entries = match range {
+        Some((from, to)) => records.range(from..to)?,
+        None => records.range(..)?,
     };
+    for entry in entries {
+        if !f(entry?.1.value()) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn table_bounds(records: &impl ReadableTable<u64, &'static [u8]>) -> Result<Option<(u64, u64)>> {
+    let first = records.first()?.map(|(k, _)| k.value());
+    let last = records.last()?.map(|(k, _)| k.value());
+    Ok(first.zip(last))
 }
 
 /// One collection in a read snapshot.
 pub struct CollectionReader<'r> {
-    txn: &'r ReadTransaction,
+    read: &'r ReadTxn,
     name: String,
     tables: Arc<Tables>,
 }
+
+impl CollectionReader<'_> {
+    /// The collection's resident copy, if one is current for this snapshot.
+    fn resident(&self) -> Option<Arc<Resident>> {
+        self.read
+            .snapshots
+            .residents
+            .get(&self.name, self.read.generation)
+    }
+
+    /// The resident copy, made now from this snapshot if there is none and it fits the budget.
+    fn resident_or_copy(&self) -> Result<Option<Arc<Resident>>> {
+        if let Some(copy) = self.resident() {
+            return Ok(Some(copy));
+        }
+        let residents = &self.read.snapshots.residents;
+        let budget = residents.budget();
+        let records = &self.tables.records;
+        let count = redb::ReadableTableMetadata::len(records)?;
+        // Small collections gain nothing; a copy that cannot fit is not started.
+        if count < RESIDENT_MIN_RECORDS || count.saturating_mul(16) > budget as u64 {
+            return Ok(None);
+        }
+        let mut copy = Resident::with_capacity(count as usize);
+        for entry in records.iter()? {
+            let (number, bytes) = entry?;
+            copy.push(number.value(), bytes.value());
+            if copy.size() > budget {
+                return Ok(None);
+            }
+        }
+        let copy = Arc::new(copy);
+        residents.keep(&self.name, self.read.generation, &copy);
+        Ok(Some(copy))
+    }
+}
+
+/// Collections with fewer records are always read from the file.
+const RESIDENT_MIN_RECORDS: u64 = 1024;
 
 impl RecordRead for CollectionReader<'_> {
     fn as_shared(&self) -> Option<&(dyn RecordRead + Sync)> {
         Some(self)
     }
     fn get(&self, id: &IdKey) -> Result<Option<Value>> {
+        if let Some(copy) = self.resident() {
+            let ids = || {
+                let mut all = Vec::with_capacity(copy.len());
+                for entry in self.tables.ids.iter().ok()? {
+                    let (k, n) = entry.ok()?;
+                    all.push((Box::from(k.value()), n.value()));
+                }
+                Some(all)
+            };
+            if let Ok(found) = copy.by_id(id.as_bytes(), ids) {
+                return found.map(|b| decode_record(&self.name, b)).transpose();
+            }
+        }
         get_record(&self.name, &self.tables.records, &self.tables.ids, id)
     }
-    record_access!(tables.records);
+    fn get_number(&self, number: u64) -> Result<Option<Value>> {
+        if let Some(copy) = self.resident() {
+            return copy
+                .by_number(number)
+                .map(|b| decode_record(&self.name, b))
+                .transpose();
+        }
+        table_get_number(&self.name, &self.tables.records, number)
+    }
+    fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
+        scan_records(&self.name, &self.tables.records, f)
+    }
+    fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
+        if let Some(copy) = self.resident_or_copy()? {
+            copy.scan(0, u64::MAX, f);
+            return Ok(());
+        }
+        table_scan_raw(&self.tables.records, None, f)
+    }
+    fn scan_raw_range(&self, from: u64, to: u64, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
+        if let Some(copy) = self.resident() {
+            copy.scan(from, to, f);
+            return Ok(());
+        }
+        table_scan_raw(&self.tables.records, Some((from, to)), f)
+    }
+    fn number_bounds(&self) -> Result<Option<(u64, u64)>> {
+        // Asked before a parallel scan of the whole collection: make the copy it will read.
+        if let Some(copy) = self.resident_or_copy()? {
+            return Ok(copy.bounds());
+        }
+        table_bounds(&self.tables.records)
+    }
+    fn len(&self) -> Result<u64> {
+        Ok(redb::ReadableTableMetadata::len(&self.tables.records)?)
+    }
     fn index_scan(
         &self,
         index: &str,
@@ -605,6 +714,7 @@ impl RecordRead for CollectionReader<'_> {
         f: &mut dyn FnMut(u64) -> bool,
     ) -> Result<()> {
         let table = self
+            .read
             .txn
             .open_table(IndexDef::new(&index_table(&self.name, index)))?;
         scan_index(&table, lower, upper, reverse, f)
@@ -625,7 +735,24 @@ impl RecordRead for CollectionWriter<'_> {
     fn get(&self, id: &IdKey) -> Result<Option<Value>> {
         get_record(&self.name, &self.records, &self.ids, id)
     }
-    record_access!(records);
+    fn get_number(&self, number: u64) -> Result<Option<Value>> {
+        table_get_number(&self.name, &self.records, number)
+    }
+    fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
+        scan_records(&self.name, &self.records, f)
+    }
+    fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
+        table_scan_raw(&self.records, None, f)
+    }
+    fn scan_raw_range(&self, from: u64, to: u64, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
+        table_scan_raw(&self.records, Some((from, to)), f)
+    }
+    fn number_bounds(&self) -> Result<Option<(u64, u64)>> {
+        table_bounds(&self.records)
+    }
+    fn len(&self) -> Result<u64> {
+        Ok(redb::ReadableTableMetadata::len(&self.records)?)
+    }
     fn index_scan(
         &self,
         index: &str,

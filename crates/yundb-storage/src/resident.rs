@@ -1,0 +1,190 @@
+//! Resident copies of collections: all of one collection's stored records, in natural order, in
+//! one contiguous buffer, kept from one full scan to the next while the collection does not
+//! change.
+//!
+//! A scan of a resident copy is a walk over memory the compiled filter reads in place: no B-tree
+//! pages, no page-cache lookups. A copy is made by the first full scan of a snapshot, shared by
+//! every later snapshot until a commit touches the collection, and never larger than the
+//! database's budget ([`Store::set_resident_budget`](crate::Store::set_resident_budget)): the
+//! memory it takes is bounded whatever the file's size.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+
+/// One collection's records at one commit.
+pub(crate) struct Resident {
+    /// Record numbers, ascending.
+    numbers: Vec<u64>,
+    /// `ends[i]` is where record `i` ends in `bytes` (it starts where the one before ends).
+    ends: Vec<usize>,
+    bytes: Vec<u8>,
+    /// `_id` key → position, made on the first lookup by `_id`.
+    ids: OnceLock<HashMap<Box<[u8]>, u32>>,
+}
+
+impl Resident {
+    /// Starts an empty copy.
+    pub(crate) fn with_capacity(records: usize) -> Resident {
+        Resident {
+            numbers: Vec::with_capacity(records),
+            ends: Vec::with_capacity(records),
+            bytes: Vec::new(),
+            ids: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, number: u64, bytes: &[u8]) {
+        self.numbers.push(number);
+        self.bytes.extend_from_slice(bytes);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// The memory it takes (without the `_id` map), in bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.bytes.len() + self.numbers.len() * 16
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    fn record(&self, position: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(position)?;
+        let start = match position.checked_sub(1) {
+            Some(before) => *self.ends.get(before)?,
+            None => 0,
+        };
+        self.bytes.get(start..end)
+    }
+
+    /// The first and last record numbers.
+    pub(crate) fn bounds(&self) -> Option<(u64, u64)> {
+        Some((*self.numbers.first()?, *self.numbers.last()?))
+    }
+
+    /// Calls `f` with the records numbered `from..to` until it returns `false`.
+    pub(crate) fn scan(&self, from: u64, to: u64, f: &mut dyn FnMut(&[u8]) -> bool) {
+        let start = self.numbers.partition_point(|&n| n < from);
+        let end = self.numbers.partition_point(|&n| n < to);
+        for position in start..end {
+            match self.record(position) {
+                Some(bytes) if f(bytes) => {}
+                _ => break,
+            }
+        }
+    }
+
+    /// The record with this record number.
+    pub(crate) fn by_number(&self, number: u64) -> Option<&[u8]> {
+        let position = self.numbers.binary_search(&number).ok()?;
+        self.record(position)
+    }
+
+    /// The record with this `_id` key; `ids` lists every (key, record number) of the snapshot
+    /// the copy was made from, and is read only on the first call. `Err` when the `_id` map
+    /// could not be made (the caller reads the file instead).
+    pub(crate) fn by_id(
+        &self,
+        key: &[u8],
+        ids: impl FnOnce() -> Option<Vec<(Box<[u8]>, u64)>>,
+    ) -> Result<Option<&[u8]>, NoIdMap> {
+        let map = match self.ids.get() {
+            Some(map) => map,
+            None => {
+                let mut map = HashMap::with_capacity(self.numbers.len());
+                for (k, number) in ids().ok_or(NoIdMap)? {
+                    let position = self.numbers.binary_search(&number).map_err(|_| NoIdMap)?;
+                    map.insert(k, u32::try_from(position).map_err(|_| NoIdMap)?);
+                }
+                self.ids.get_or_init(|| map)
+            }
+        };
+        Ok(map.get(key).and_then(|&p| self.record(p as usize)))
+    }
+}
+
+/// The `_id` map of a resident copy could not be made.
+pub(crate) struct NoIdMap;
+
+/// The resident copies of a database, with what decides whether one is still current.
+#[derive(Default)]
+pub(crate) struct Residents {
+    inner: Mutex<Set>,
+}
+
+#[derive(Default)]
+struct Set {
+    /// The copies, each with the commit generation of the snapshot it was made from.
+    copies: HashMap<String, (u64, Arc<Resident>)>,
+    /// The generation of the last commit that touched each collection.
+    changed_at: HashMap<String, u64>,
+    /// The bytes the copies take.
+    used: usize,
+    budget: usize,
+}
+
+/// The default budget for resident copies: 256 MiB.
+pub const DEFAULT_RESIDENT_BUDGET: usize = 256 << 20;
+
+impl Residents {
+    pub(crate) fn new() -> Residents {
+        Residents {
+            inner: Mutex::new(Set {
+                budget: DEFAULT_RESIDENT_BUDGET,
+                ..Set::default()
+            }),
+        }
+    }
+
+    pub(crate) fn set_budget(&self, bytes: usize) {
+        let mut set = self.inner.lock();
+        set.budget = bytes;
+        if set.used > bytes {
+            set.copies.clear();
+            set.used = 0;
+        }
+    }
+
+    pub(crate) fn budget(&self) -> usize {
+        self.inner.lock().budget
+    }
+
+    /// Commit `generation` changed these collections: their copies are out of date.
+    pub(crate) fn changed(&self, generation: u64, names: impl IntoIterator<Item = String>) {
+        let mut set = self.inner.lock();
+        for name in names {
+            if let Some((_, old)) = set.copies.remove(&name) {
+                set.used -= old.size();
+            }
+            set.changed_at.insert(name, generation);
+        }
+    }
+
+    /// Whether the collection is unchanged since generation `at`.
+    fn unchanged_since(set: &Set, name: &str, at: u64) -> bool {
+        set.changed_at.get(name).is_none_or(|&g| g <= at)
+    }
+
+    /// The copy of `name` that a snapshot of `generation` may use.
+    pub(crate) fn get(&self, name: &str, generation: u64) -> Option<Arc<Resident>> {
+        let set = self.inner.lock();
+        let (made, copy) = set.copies.get(name)?;
+        Self::unchanged_since(&set, name, (*made).min(generation)).then(|| Arc::clone(copy))
+    }
+
+    /// Keeps a copy made from a snapshot of `generation`, if it is current and fits.
+    pub(crate) fn keep(&self, name: &str, generation: u64, copy: &Arc<Resident>) {
+        let mut set = self.inner.lock();
+        if !Self::unchanged_since(&set, name, generation) || set.copies.contains_key(name) {
+            return;
+        }
+        if set.used + copy.size() > set.budget {
+            return;
+        }
+        set.used += copy.size();
+        set.copies
+            .insert(name.to_owned(), (generation, Arc::clone(copy)));
+    }
+}
