@@ -15,6 +15,7 @@ use crate::db::{Caller, Db};
 use crate::error::{Error, Result};
 use crate::query::{Query, Where};
 use crate::tx::Tx;
+use crate::writer::Member;
 
 /// The result of an update or a `set`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -267,7 +268,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
             // Ended before `finish`, which may need to start a (durable) write transaction.
             drop(txn);
         }
-        writer.finish()?;
+        drop(writer);
         Ok(out)
     }
 
@@ -311,35 +312,60 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
     }
 
     /// Runs `f` on the collection in one write transaction and commits if it reports a change.
-    pub(crate) fn write(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<bool>) -> Result<()> {
+    /// Writers arriving together share a transaction (group commit, `src/writer.rs`), so `f`
+    /// may run more than once: when a later writer of its group fails, it runs again in a
+    /// new transaction. It must start from scratch each time.
+    pub(crate) fn write(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<bool>) -> Result<()> {
         let inner = &self.db.inner;
-        let mut writer = inner.write_lock();
-        let txn = inner.store.begin_write()?;
-        let watched = inner.hub.is_watched(&self.name);
-        let meta = self.db.meta(&self.name)?;
-        // A write to a missing collection auto-creates it (when allowed): the cache forgets it.
-        let created = meta.permission.is_none();
-        let (changed, changes) = {
-            let mut tx = Tx::new(self.open_for_write(&txn)?, meta, watched);
-            let changed = f(&mut tx)?;
-            (changed, tx.into_changes())
-        };
-        let mut published = Ok(());
-        if changed {
-            let seq = writer.commit(txn)?;
-            if created {
-                self.db.forget(&self.name);
+        loop {
+            // Window refills read the commit's snapshot: such writes commit alone.
+            let alone = inner.hub.has_windows(&self.name);
+            let mut lock = if alone {
+                inner.writer.lock(&inner.store)
+            } else {
+                inner.writer.join(&inner.store)
+            };
+            let taken = lock.take()?;
+            let done = (|| {
+                let watched = inner.hub.is_watched(&self.name);
+                let meta = self.db.meta(&self.name)?;
+                // A write to a missing collection auto-creates it (when allowed): the cache
+                // forgets it.
+                let created = meta.permission.is_none();
+                let mut tx = Tx::new(self.open_for_write(&taken.txn)?, meta, watched);
+                if !f(&mut tx)? {
+                    return Ok(None);
+                }
+                let changes = tx.into_changes();
+                let seq = taken.txn.next_seq()?;
+                Ok(Some(Member {
+                    db: self.db.clone(),
+                    collection: self.name.clone(),
+                    seq,
+                    changes,
+                    created,
+                }))
+            })();
+            let member = match done {
+                Err(e) => {
+                    lock.abandon(taken);
+                    return Err(e);
+                }
+                Ok(None) => {
+                    lock.put_back(taken);
+                    return Ok(());
+                }
+                Ok(Some(member)) => member,
+            };
+            match lock.add(taken, member, alone) {
+                Ok(group) => {
+                    if let Some(result) = lock.wait(group).into_result() {
+                        return result;
+                    }
+                }
+                Err(taken) => return lock.commit_taken(taken),
             }
-            if let Some(changes) = changes.filter(|c| !c.is_empty()) {
-                published = crate::watch::publish(&self.db, &self.name, seq, changes);
-            }
-        } else {
-            // Ended before `finish`, which may need to start a (durable) write transaction.
-            drop(txn);
         }
-        // Durable first: the commit stands whether or not its watches could be told.
-        writer.finish()?;
-        published
     }
 
     fn open_for_write<'t>(&self, txn: &'t WriteTxn) -> Result<CollectionWriter<'t>> {
@@ -486,35 +512,38 @@ impl<T: Serialize + DeserializeOwned + 'static> DocRef<T> {
         let filter = yundb_query::Filter::from_wire(&serde_json::json!({"_id": self.id.clone()}))?;
         let gate = db.write_gate(&mode, WriteKind::Update, &filter, true, &prepared.doc)?;
         let mut result = UpdateResult::default();
-        self.coll.write(|tx| match tx.get(&key)? {
-            None if !upsert => Ok(false),
-            None => {
-                db.check_create(&mode, &prepared.doc)?;
-                tx.insert(&prepared)?;
-                result.created = 1;
-                result.upserted_id = Some(prepared.id.clone());
-                Ok(true)
-            }
-            // Someone else's record: the implicit owner filter (or the rule) leaves it out, so
-            // nothing matches and, as the record exists, nothing is created either.
-            Some(old) if !gate.allows(&|c, id| db.lookup(c, id), &old) => Ok(false),
-            Some(old) => {
-                result.matched = 1;
-                if let Caller::User { .. } = &db.caller {
-                    // The stamped `_openid` must be the record's: a user never takes over
-                    // someone else's record, nor strips its owner.
-                    if old.get("_openid") != prepared.openid.as_ref() {
-                        return Err(Error::PermissionDenied {
-                            reason: "a user cannot change _openid".into(),
-                        });
+        self.coll.write(|tx| {
+            result = UpdateResult::default();
+            match tx.get(&key)? {
+                None if !upsert => Ok(false),
+                None => {
+                    db.check_create(&mode, &prepared.doc)?;
+                    tx.insert(&prepared)?;
+                    result.created = 1;
+                    result.upserted_id = Some(prepared.id.clone());
+                    Ok(true)
+                }
+                // Someone else's record: the implicit owner filter (or the rule) leaves it out, so
+                // nothing matches and, as the record exists, nothing is created either.
+                Some(old) if !gate.allows(&|c, id| db.lookup(c, id), &old) => Ok(false),
+                Some(old) => {
+                    result.matched = 1;
+                    if let Caller::User { .. } = &db.caller {
+                        // The stamped `_openid` must be the record's: a user never takes over
+                        // someone else's record, nor strips its owner.
+                        if old.get("_openid") != prepared.openid.as_ref() {
+                            return Err(Error::PermissionDenied {
+                                reason: "a user cannot change _openid".into(),
+                            });
+                        }
                     }
+                    if yundb_storage::encode(&old) == prepared.bytes {
+                        return Ok(false);
+                    }
+                    tx.replace(&prepared, &old)?;
+                    result.updated = 1;
+                    Ok(true)
                 }
-                if yundb_storage::encode(&old) == prepared.bytes {
-                    return Ok(false);
-                }
-                tx.replace(&prepared, &old)?;
-                result.updated = 1;
-                Ok(true)
             }
         })?;
         Ok(result)

@@ -264,7 +264,8 @@ impl Db {
         txn.create_collection(name, &json!({"permission": permission.to_json()}))?;
         writer.commit(txn)?;
         self.forget(name);
-        writer.finish()
+        drop(writer);
+        Ok(())
     }
 
     /// A collection's permission.
@@ -343,7 +344,8 @@ impl Db {
         writer.commit(txn)?;
         self.forget(name);
         self.inner.hub.end_client_watches(name);
-        writer.finish()
+        drop(writer);
+        Ok(())
     }
 
     /// Drops a collection and its records. Returns whether it existed.
@@ -359,7 +361,7 @@ impl Db {
         } else {
             drop(txn);
         }
-        writer.finish()?;
+        drop(writer);
         Ok(existed)
     }
 

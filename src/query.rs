@@ -450,6 +450,9 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
         let mut result = UpdateResult::default();
         let mut insert = None;
         self.coll.write(|tx| {
+            // From scratch: a group commit may run this again.
+            result = UpdateResult::default();
+            insert = None;
             let targets = matching(
                 tx.reader(),
                 &plan.filter,
@@ -521,6 +524,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
         let db = self.coll.db();
         let mut removed = 0;
         self.coll.write(|tx| {
+            removed = 0;
             for doc in matching(
                 tx.reader(),
                 &plan.filter,

@@ -97,7 +97,14 @@ fn killed_writers_lose_nothing_acknowledged() {
         // still in the pipe, so the only unreported write is the one it was doing when killed.
         for line in out.lines() {
             let Ok(line) = line else { break };
-            let parts: Vec<&str> = line.split_whitespace().collect();
+            // libtest prints `test crash::crash_child ... ` before the child's first line, on the
+            // same line: read from the report's first word.
+            let report = ["ACK ", "READY "]
+                .iter()
+                .filter_map(|w| line.find(w))
+                .min()
+                .map_or("", |at| &line[at..]);
+            let parts: Vec<&str> = report.split_whitespace().collect();
             match parts.as_slice() {
                 ["ACK", "add", id, seq] => {
                     acked_adds.push((*id).to_owned());

@@ -153,3 +153,73 @@ fn a_lone_writer_is_durable_when_it_returns() {
     assert_eq!(db.collection("c").count().unwrap(), 20);
     assert_eq!(db.collection("c").indexes().unwrap().len(), 1);
 }
+
+/// Failing writes inside groups: a member that fails aborts the shared transaction and the
+/// others run their work again — no write is lost, none is applied twice, and each caller gets
+/// its own result.
+#[test]
+fn failures_inside_groups_leave_the_others_whole() {
+    let disk = SlowDisk::default();
+    let db = Db::builder().backend(disk.clone()).unwrap();
+    db.create_collection("c").unwrap();
+    let c = db.collection("c");
+    c.add(json!({"_id": "taken"})).unwrap();
+    c.add(json!({"_id": "counter", "v": 0})).unwrap();
+    let seq_before = db.seq().unwrap();
+    let results: Vec<(usize, usize, usize)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let c = c.clone();
+                s.spawn(move || {
+                    let (mut added, mut refused, mut incs) = (0, 0, 0);
+                    for i in 0..30 {
+                        match i % 3 {
+                            0 => {
+                                c.add(json!({"_id": format!("t{t}-{i}")})).unwrap();
+                                added += 1;
+                            }
+                            1 => {
+                                // Fails half-way: the first document is new, the second is not.
+                                let batch =
+                                    [json!({"_id": format!("x{t}-{i}")}), json!({"_id": "taken"})];
+                                let e = c.add_many(&batch).unwrap_err();
+                                assert_eq!(e.code(), "DATABASE_DUPLICATE_WRITE");
+                                refused += 1;
+                            }
+                            _ => {
+                                let r = c
+                                    .where_(json!({"_id": "counter"}))
+                                    .update(json!({"$inc": {"v": 1}}))
+                                    .unwrap();
+                                assert_eq!(r.updated, 1);
+                                incs += 1;
+                            }
+                        }
+                    }
+                    (added, refused, incs)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let added: usize = results.iter().map(|r| r.0).sum();
+    let incs: usize = results.iter().map(|r| r.2).sum();
+    assert_eq!(c.count().unwrap(), 2 + added as u64);
+    assert_eq!(c.doc("counter").get().unwrap().unwrap()["v"], json!(incs));
+    // Nothing of a refused batch is there.
+    assert!(c
+        .where_(json!({"_id": {"$regex": "^x"}}))
+        .get()
+        .unwrap()
+        .is_empty());
+    // One sequence number per successful write, none for the refused ones.
+    assert_eq!(db.seq().unwrap(), seq_before + (added + incs) as u64);
+    // And all of it survives a power cut.
+    drop(c);
+    drop(db);
+    disk.power_cut();
+    let db = Db::builder().backend(disk).unwrap();
+    let c = db.collection("c");
+    assert_eq!(c.count().unwrap(), 2 + added as u64);
+    assert_eq!(c.doc("counter").get().unwrap().unwrap()["v"], json!(incs));
+}

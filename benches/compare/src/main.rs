@@ -171,10 +171,12 @@ fn run_polo(dir: &std::path::Path, docs: &[Value], ids: &[String], extra: &[Valu
     p.index("age");
     let eq = time(5, || p.find(&json!({"_openid": "o-7"})));
     eprintln!("polodb: scan {:.2?}, equality {:.2?}", scan.0, eq.0);
-    let range = time(1, || p.top20());
-    eprintln!("polodb: range + sort + limit {:.2?}", range.0);
+    // Not run: PoloDB sorts the whole range before the limit, through a comparator that looks
+    // fields up by name; one run had not finished after 25 minutes here.
+    let range = None;
     let ids = &ids[..1000];
     let (get, _) = time(1, || ids.iter().filter(|id| p.get(id)).count());
+    eprintln!("polodb: point get {:.2?}", get / ids.len() as u32);
     let extra: Vec<_> = extra
         .iter()
         .enumerate()
@@ -190,7 +192,7 @@ fn run_polo(dir: &std::path::Path, docs: &[Value], ids: &[String], extra: &[Valu
         load: Some(load),
         scan: Some(scan),
         eq: Some(eq),
-        range: Some(range),
+        range,
         get: Some(get / ids.len() as u32),
         insert: Some(insert / extra.len() as u32),
         update: Some(update),

@@ -62,11 +62,11 @@ pub enum StorageError {
         /// What failed to decode.
         detail: String,
     },
-    /// A write was committed (and is visible) but the durable commit meant to cover it failed:
-    /// after a crash it may be gone.
-    #[error("the commit could not be made durable: {detail}")]
-    NotDurable {
-        /// The error of the durable commit.
+    /// The shared commit of a group of writes failed (another writer of the group ran it):
+    /// nothing of the group was written.
+    #[error("the group commit failed: {detail}")]
+    GroupCommitFailed {
+        /// The commit's error.
         detail: String,
     },
     /// An error from redb (I/O, a locked file, a corrupted file, ...).
@@ -88,8 +88,7 @@ via_redb!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError,
-    redb::SetDurabilityError
+    redb::CommitError
 );
 
 /// `Result` with [`StorageError`].

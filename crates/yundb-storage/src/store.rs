@@ -206,14 +206,6 @@ impl Store {
         self.snapshots.residents.set_budget(bytes);
     }
 
-    /// Makes every commit so far durable (those made with [`WriteTxn::commit_deferred`]): an
-    /// empty commit with redb's immediate durability, which persists all before it. The commit
-    /// sequence number does not change.
-    pub fn sync(&self) -> Result<()> {
-        self.db.begin_write()?.commit()?;
-        Ok(())
-    }
-
     /// A consistent read snapshot of the last commit. Snapshots are shared: every read between
     /// two commits gets the same one (the cache is dropped by each commit, so it never pins
     /// more than one old version of the pages).
@@ -439,7 +431,7 @@ impl WriteTxn {
     /// # Errors
     /// [`StorageError::CollectionNotFound`] if it does not exist.
     pub fn collection(&self, name: &str) -> Result<CollectionWriter<'_>> {
-        if self.collection_options(name)?.is_none() {
+        if self.txn.open_table(CATALOG)?.get(name)?.is_none() {
             return Err(StorageError::CollectionNotFound {
                 name: name.to_owned(),
             });
@@ -464,31 +456,28 @@ impl WriteTxn {
     /// Commits durably (redb's immediate durability: on disk when this returns) and returns the
     /// new commit sequence number, which is one more than the last.
     pub fn commit(self) -> Result<u64> {
-        self.commit_with(redb::Durability::Immediate)
+        let seq = self.next_seq()?;
+        self.commit_as_is()?;
+        Ok(seq)
     }
 
-    /// Commits without waiting for the disk: visible at once, durable only when a later
-    /// [`commit`](WriteTxn::commit) or [`Store::sync`] returns (redb's `Durability::None`; a
-    /// crash before then loses it, and never part of it). Group commit builds on this: writers
-    /// queued behind each other share one durable commit.
-    pub fn commit_deferred(self) -> Result<u64> {
-        self.commit_with(redb::Durability::None)
+    /// Takes the next commit sequence number inside this transaction (one per write: a
+    /// transaction that carries several writers' work takes one for each).
+    pub fn next_seq(&self) -> Result<u64> {
+        let mut meta = self.txn.open_table(META)?;
+        let seq = meta.get("seq")?.map_or(0, |g| g.value()) + 1;
+        meta.insert("seq", seq)?;
+        Ok(seq)
     }
 
-    fn commit_with(mut self, durability: redb::Durability) -> Result<u64> {
-        self.txn.set_durability(durability)?;
-        let seq = {
-            let mut meta = self.txn.open_table(META)?;
-            let seq = meta.get("seq")?.map_or(0, |g| g.value()) + 1;
-            meta.insert("seq", seq)?;
-            seq
-        };
+    /// Commits durably as it is (the sequence numbers it took with [`WriteTxn::next_seq`]).
+    pub fn commit_as_is(self) -> Result<()> {
         let generation = self
             .snapshots
             .committing(std::mem::take(&mut *self.touched.lock()));
         self.txn.commit()?;
         self.snapshots.committed(generation);
-        Ok(seq)
+        Ok(())
     }
 }
 
