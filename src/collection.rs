@@ -317,6 +317,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
     /// new transaction. It must start from scratch each time.
     pub(crate) fn write(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<bool>) -> Result<()> {
         let inner = &self.db.inner;
+        let _active = inner.writer.active();
         loop {
             // Window refills read the commit's snapshot: such writes commit alone.
             let alone = inner.hub.has_windows(&self.name);

@@ -25,6 +25,10 @@ use yundb_watch::Change;
 use crate::db::Db;
 use crate::error::Result;
 
+/// How long a writer that would commit alone waits for other active writers to queue up
+/// behind it (they are usually waking from the previous group's commit).
+const LINGER: std::time::Duration = std::time::Duration::from_micros(100);
+
 /// The most writers one transaction holds (so that a steady stream of writers cannot keep a
 /// group open forever).
 const MAX_GROUP: usize = 64;
@@ -34,6 +38,9 @@ pub(crate) struct Writer {
     open: Mutex<Option<Group>>,
     /// Threads waiting for `open`'s lock.
     queued: AtomicUsize,
+    /// Threads inside a group-capable write (queued, working, waiting for their group, or
+    /// about to return).
+    inflight: AtomicUsize,
     outcomes: Mutex<Outcomes>,
     decided: Condvar,
 }
@@ -106,6 +113,12 @@ impl Writer {
     /// The lock for a write that may join the open group.
     pub(crate) fn join<'a>(&'a self, store: &'a Store) -> WriteLock<'a> {
         self.acquire(store)
+    }
+
+    /// Counts a thread as an active writer while the returned guard lives.
+    pub(crate) fn active(&self) -> Active<'_> {
+        self.inflight.fetch_add(1, Ordering::SeqCst);
+        Active(self)
     }
 
     fn decide(&self, id: u64, outcome: Outcome, waiting: usize) {
@@ -184,7 +197,24 @@ impl WriteLock<'_> {
         alone: bool,
     ) -> Result<u64, Box<Taken>> {
         taken.members.push(member);
-        if alone || !self.others_queued() || taken.members.len() >= MAX_GROUP {
+        if alone || taken.members.len() >= MAX_GROUP {
+            return Err(Box::new(taken));
+        }
+        // Other active writers (beyond this group's members) are about to queue: give them a
+        // moment, holding the lock, so they join this flush instead of paying the next one.
+        let others = || {
+            self.writer
+                .inflight
+                .load(Ordering::SeqCst)
+                .saturating_sub(taken.members.len())
+        };
+        if !self.others_queued() && others() > 0 {
+            let start = std::time::Instant::now();
+            while !self.others_queued() && others() > 0 && start.elapsed() < LINGER {
+                std::thread::yield_now();
+            }
+        }
+        if !self.others_queued() {
             return Err(Box::new(taken));
         }
         let id = taken.id.unwrap_or_else(|| {
@@ -261,6 +291,15 @@ impl Drop for WriteLock<'_> {
         if !self.others_queued() {
             self.commit_open();
         }
+    }
+}
+
+/// An active writer (see [`Writer::active`]).
+pub(crate) struct Active<'a>(&'a Writer);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.inflight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
