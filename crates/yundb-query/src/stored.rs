@@ -171,9 +171,31 @@ fn take(b: &[u8], n: u64) -> Option<(&[u8], &[u8])> {
 }
 
 fn read_str(b: &[u8]) -> Option<(&str, &[u8])> {
-    let (len, rest) = varint(b)?;
-    let (s, rest) = take(rest, len)?;
+    let (s, rest) = read_bytes(b)?;
     Some((std::str::from_utf8(s).ok()?, rest))
+}
+
+/// A length-prefixed string's bytes, not checked as UTF-8 (for comparing and skipping).
+fn read_bytes(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = varint(b)?;
+    take(rest, len)
+}
+
+/// Skips one value without decoding it; returns the bytes after it.
+fn skip(b: &[u8]) -> Option<&[u8]> {
+    let (&tag, rest) = b.split_first()?;
+    match tag {
+        NULL | FALSE | TRUE => Some(rest),
+        INT | UINT | FLOAT | DATE => rest.get(8..),
+        STR | OID => read_bytes(rest).map(|(_, r)| r),
+        REGEX => read_bytes(rest).and_then(|(_, r)| read_bytes(r)).map(|(_, r)| r),
+        OBJ | ARR => {
+            let (len, r) = take(rest, 4)?;
+            let len = u32::from_le_bytes(len.try_into().ok()?);
+            take(r, u64::from(len)).map(|(_, r)| r)
+        }
+        _ => None,
+    }
 }
 
 fn fixed(b: &[u8]) -> Option<([u8; 8], &[u8])> {
@@ -221,13 +243,15 @@ impl<'a> Raw<'a> {
     pub fn get(&self, key: &str) -> Option<Raw<'a>> {
         let Raw::Obj(body) = self else { return None };
         let (count, mut rest) = varint(body)?;
+        // Keys are compared as bytes and other fields skipped undecoded: a lookup validates
+        // only what it returns.
         for _ in 0..count {
-            let (k, r) = read_str(rest)?;
-            let (v, r) = read(r)?;
-            if k == key {
-                return Some(v);
+            let (k, r) = read_bytes(rest)?;
+            if k == key.as_bytes() {
+                std::str::from_utf8(k).ok()?;
+                return read(r).map(|(v, _)| v);
             }
-            rest = r;
+            rest = skip(r)?;
         }
         None
     }
