@@ -43,7 +43,7 @@ pub struct RemoveResult {
 /// [`Db::typed_collection`].
 pub struct Collection<T = Value> {
     db: Db,
-    name: String,
+    name: std::sync::Arc<str>,
     _doc: PhantomData<fn() -> T>,
 }
 
@@ -51,7 +51,7 @@ impl<T> Clone for Collection<T> {
     fn clone(&self) -> Self {
         Collection {
             db: self.db.clone(),
-            name: self.name.clone(),
+            name: std::sync::Arc::clone(&self.name),
             _doc: PhantomData,
         }
     }
@@ -90,7 +90,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
     pub(crate) fn new(db: Db, name: &str) -> Self {
         Collection {
             db,
-            name: name.to_owned(),
+            name: name.into(),
             _doc: PhantomData,
         }
     }
@@ -256,7 +256,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
         let txn = inner.store.begin_write()?;
         let mut options = txn.collection_options(&self.name)?.ok_or_else(|| {
             StorageError::CollectionNotFound {
-                name: self.name.clone(),
+                name: self.name.to_string(),
             }
         })?;
         let (out, commit) = f(&txn, &mut options)?;
@@ -277,7 +277,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
         let read = self.db.inner.store.begin_read()?;
         let options = read.collection_options(&self.name)?.ok_or_else(|| {
             StorageError::CollectionNotFound {
-                name: self.name.clone(),
+                name: self.name.to_string(),
             }
         })?;
         indexes_of(Some(&options))
@@ -341,7 +341,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
                 let seq = taken.txn.next_seq()?;
                 Ok(Some(Member {
                     db: self.db.clone(),
-                    collection: self.name.clone(),
+                    collection: self.name.to_string(),
                     seq,
                     changes,
                     created,

@@ -245,8 +245,12 @@ pub struct ReadTxn {
 
 /// One collection's record table and `_id` index, opened in a read snapshot.
 struct Tables {
+    name: String,
     records: ReadOnlyTable<u64, &'static [u8]>,
     ids: ReadOnlyTable<&'static [u8], u64>,
+    /// The resident copy this snapshot uses, once known (a copy that matches the snapshot
+    /// keeps matching it).
+    resident: std::sync::OnceLock<Arc<Resident>>,
 }
 
 impl ReadTxn {
@@ -285,6 +289,8 @@ impl ReadTxn {
                     });
                 }
                 let tables = Arc::new(Tables {
+                    name: name.to_owned(),
+                    resident: std::sync::OnceLock::new(),
                     records: self
                         .txn
                         .open_table(TableDefinition::new(&records_table(name)))?,
@@ -300,7 +306,6 @@ impl ReadTxn {
         };
         Ok(CollectionReader {
             read: self,
-            name: name.to_owned(),
             tables,
         })
     }
@@ -595,17 +600,21 @@ fn table_bounds(records: &impl ReadableTable<u64, &'static [u8]>) -> Result<Opti
 /// One collection in a read snapshot.
 pub struct CollectionReader<'r> {
     read: &'r ReadTxn,
-    name: String,
     tables: Arc<Tables>,
 }
 
 impl CollectionReader<'_> {
     /// The collection's resident copy, if one is current for this snapshot.
     fn resident(&self) -> Option<Arc<Resident>> {
-        self.read
+        if let Some(copy) = self.tables.resident.get() {
+            return Some(Arc::clone(copy));
+        }
+        let copy = self
+            .read
             .snapshots
             .residents
-            .get(&self.name, self.read.generation)
+            .get(&self.tables.name, self.read.generation)?;
+        Some(Arc::clone(self.tables.resident.get_or_init(|| copy)))
     }
 
     /// The resident copy, made now from this snapshot if there is none and it fits the budget.
@@ -630,8 +639,8 @@ impl CollectionReader<'_> {
             }
         }
         let copy = Arc::new(copy);
-        residents.keep(&self.name, self.read.generation, &copy);
-        Ok(Some(copy))
+        residents.keep(&self.tables.name, self.read.generation, &copy);
+        Ok(Some(Arc::clone(self.tables.resident.get_or_init(|| copy))))
     }
 }
 
@@ -653,22 +662,22 @@ impl RecordRead for CollectionReader<'_> {
                 Some(all)
             };
             if let Ok(found) = copy.by_id(id.as_bytes(), ids) {
-                return found.map(|b| decode_record(&self.name, b)).transpose();
+                return found.map(|b| decode_record(&self.tables.name, b)).transpose();
             }
         }
-        get_record(&self.name, &self.tables.records, &self.tables.ids, id)
+        get_record(&self.tables.name, &self.tables.records, &self.tables.ids, id)
     }
     fn get_number(&self, number: u64) -> Result<Option<Value>> {
         if let Some(copy) = self.resident() {
             return copy
                 .by_number(number)
-                .map(|b| decode_record(&self.name, b))
+                .map(|b| decode_record(&self.tables.name, b))
                 .transpose();
         }
-        table_get_number(&self.name, &self.tables.records, number)
+        table_get_number(&self.tables.name, &self.tables.records, number)
     }
     fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
-        scan_records(&self.name, &self.tables.records, f)
+        scan_records(&self.tables.name, &self.tables.records, f)
     }
     fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
         if let Some(copy) = self.resident_or_copy()? {
@@ -705,7 +714,7 @@ impl RecordRead for CollectionReader<'_> {
         let table = self
             .read
             .txn
-            .open_table(IndexDef::new(&index_table(&self.name, index)))?;
+            .open_table(IndexDef::new(&index_table(&self.tables.name, index)))?;
         scan_index(&table, lower, upper, reverse, f)
     }
 }
