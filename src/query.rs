@@ -254,93 +254,15 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
         let lookup = |c: &str, id: &str| db.lookup(c, id);
         let visible = |d: &Value| plan.gate.allows(&lookup, d);
         let want = plan.limit.map(|l| plan.skip.saturating_add(l));
-        let scan = if plan.filter.id_equality().is_some() {
-            None
-        } else {
-            planner::choose(&plan.filter, &plan.sort, indexes)
-        };
-        let Some(scan) = scan else {
-            stats.plan = if plan.filter.id_equality().is_some() {
-                json!({"stage": "IDHACK"})
-            } else {
-                json!({"stage": "COLLSCAN"})
-            };
-            let cap = plan.sort.is_empty().then_some(want).flatten();
-            let mut docs = matching(coll, &plan.filter, &visible, cap)?;
-            stats.docs_examined = if plan.filter.id_equality().is_some() {
-                1
-            } else {
-                coll.len()?
-            };
-            if !plan.sort.is_empty() {
-                docs.sort_by(|a, b| plan.sort.compare(a, b));
-            }
-            return Ok(docs);
-        };
-        stats.plan = json!({"stage": "IXSCAN", "scan": scan.describe()});
-        let mut seen = HashSet::new();
-        let mut found: Vec<(u64, Value)> = Vec::new();
-        let mut failure = None;
-        let ranges: Vec<_> = if scan.reverse {
-            scan.ranges.iter().rev().collect()
-        } else {
-            scan.ranges.iter().collect()
-        };
-        'ranges: for (lo, hi) in ranges {
-            let mut stop = false;
-            coll.index_scan(
-                &scan.index,
-                as_ref(lo),
-                as_ref(hi),
-                scan.reverse,
-                &mut |number| {
-                    stats.keys_examined += 1;
-                    if !seen.insert(number) {
-                        return true;
-                    }
-                    stats.docs_examined += 1;
-                    let doc = match coll.get_number(number) {
-                        Ok(Some(d)) => d,
-                        Ok(None) => return true,
-                        Err(e) => {
-                            failure = Some(e);
-                            return false;
-                        }
-                    };
-                    if !plan.filter.matches(&doc) || !visible(&doc) {
-                        return true;
-                    }
-                    // In index order, stop once the limit is reached and the last key's ties are in.
-                    if scan.ordered {
-                        if let (Some(w), Some((_, last))) = (want, found.last()) {
-                            if found.len() as u64 >= w
-                                && (scan.ties_in_order
-                                    || plan.sort.compare(last, &doc) != std::cmp::Ordering::Equal)
-                            {
-                                stop = true;
-                                return false;
-                            }
-                        }
-                    }
-                    found.push((number, doc));
-                    true
-                },
-            )?;
-            if let Some(e) = failure.take() {
-                return Err(e.into());
-            }
-            if stop {
-                break 'ranges;
-            }
-        }
-        // Natural order first (record numbers grow with inserts), then a stable sort: exactly
-        // what a full scan gives.
-        found.sort_by_key(|(n, _)| *n);
-        let mut docs: Vec<Value> = found.into_iter().map(|(_, d)| d).collect();
-        if !plan.sort.is_empty() {
-            docs.sort_by(|a, b| plan.sort.compare(a, b));
-        }
-        Ok(docs)
+        execute(
+            &plan.filter,
+            &plan.sort,
+            want,
+            &visible,
+            coll,
+            indexes,
+            stats,
+        )
     }
 
     fn run(&self, plan: &Plan, stats: &mut Stats) -> Result<Vec<Value>> {
@@ -542,6 +464,107 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
     }
 }
 
+/// Runs a filter with a sort order on one snapshot: the matching documents `visible` lets
+/// through, in result order (sorted, or natural order), at least the first `want` of them when
+/// given. Uses an index when the planner finds one.
+pub(crate) fn execute(
+    filter: &Filter,
+    sort: &Sort,
+    want: Option<u64>,
+    visible: &(dyn Fn(&Value) -> bool + Sync),
+    coll: &dyn RecordRead,
+    indexes: &[IndexSpec],
+    stats: &mut Stats,
+) -> Result<Vec<Value>> {
+    let scan = if filter.id_equality().is_some() {
+        None
+    } else {
+        planner::choose(filter, sort, indexes)
+    };
+    let Some(scan) = scan else {
+        stats.plan = if filter.id_equality().is_some() {
+            json!({"stage": "IDHACK"})
+        } else {
+            json!({"stage": "COLLSCAN"})
+        };
+        let cap = sort.is_empty().then_some(want).flatten();
+        let mut docs = matching(coll, filter, &visible, cap)?;
+        stats.docs_examined = if filter.id_equality().is_some() {
+            1
+        } else {
+            coll.len()?
+        };
+        if !sort.is_empty() {
+            docs.sort_by(|a, b| sort.compare(a, b));
+        }
+        return Ok(docs);
+    };
+    stats.plan = json!({"stage": "IXSCAN", "scan": scan.describe()});
+    let mut seen = HashSet::new();
+    let mut found: Vec<(u64, Value)> = Vec::new();
+    let mut failure = None;
+    let ranges: Vec<_> = if scan.reverse {
+        scan.ranges.iter().rev().collect()
+    } else {
+        scan.ranges.iter().collect()
+    };
+    'ranges: for (lo, hi) in ranges {
+        let mut stop = false;
+        coll.index_scan(
+            &scan.index,
+            as_ref(lo),
+            as_ref(hi),
+            scan.reverse,
+            &mut |number| {
+                stats.keys_examined += 1;
+                if !seen.insert(number) {
+                    return true;
+                }
+                stats.docs_examined += 1;
+                let doc = match coll.get_number(number) {
+                    Ok(Some(d)) => d,
+                    Ok(None) => return true,
+                    Err(e) => {
+                        failure = Some(e);
+                        return false;
+                    }
+                };
+                if !filter.matches(&doc) || !visible(&doc) {
+                    return true;
+                }
+                // In index order, stop once the limit is reached and the last key's ties are in.
+                if scan.ordered {
+                    if let (Some(w), Some((_, last))) = (want, found.last()) {
+                        if found.len() as u64 >= w
+                            && (scan.ties_in_order
+                                || sort.compare(last, &doc) != std::cmp::Ordering::Equal)
+                        {
+                            stop = true;
+                            return false;
+                        }
+                    }
+                }
+                found.push((number, doc));
+                true
+            },
+        )?;
+        if let Some(e) = failure.take() {
+            return Err(e.into());
+        }
+        if stop {
+            break 'ranges;
+        }
+    }
+    // Natural order first (record numbers grow with inserts), then a stable sort: exactly
+    // what a full scan gives.
+    found.sort_by_key(|(n, _)| *n);
+    let mut docs: Vec<Value> = found.into_iter().map(|(_, d)| d).collect();
+    if !sort.is_empty() {
+        docs.sort_by(|a, b| sort.compare(a, b));
+    }
+    Ok(docs)
+}
+
 /// Calls `f` with each document that matches and that `visible` lets through, in natural order,
 /// until it returns `false`. A filter pinned to one `_id` looks the record up instead of
 /// scanning.
@@ -685,7 +708,7 @@ pub(crate) fn matching(
 
 /// What running a plan cost.
 #[derive(Default)]
-struct Stats {
+pub(crate) struct Stats {
     plan: Value,
     keys_examined: u64,
     docs_examined: u64,

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use yundb_query::{Direction, Sort};
-use yundb_storage::{ReadTxn, RecordRead};
+use yundb_query::index::IndexSpec;
+use yundb_query::{Direction, Filter, Sort};
+use yundb_storage::ReadTxn;
 use yundb_watch::{Change, ChangeBatch, Source, Subscription, Visibility, WatchSpec};
 
 use crate::access::Gate;
@@ -21,12 +22,15 @@ use crate::query::Query;
 struct SnapshotSource {
     read: std::sync::Arc<ReadTxn>,
     collection: String,
+    /// The collection's indexes as of that commit.
+    indexes: Vec<IndexSpec>,
 }
 
 impl Source for SnapshotSource {
     fn next_matches(
         &self,
-        matches: &dyn Fn(&Value) -> bool,
+        filter: &Filter,
+        matches: &(dyn Fn(&Value) -> bool + Sync),
         sort: &Sort,
         after: Option<&Value>,
         n: usize,
@@ -35,19 +39,37 @@ impl Source for SnapshotSource {
             .read
             .collection(&self.collection)
             .map_err(|e| e.to_string())?;
-        let mut found = Vec::new();
-        coll.scan(&mut |doc| {
-            if matches(&doc)
-                && after.is_none_or(|a| sort.compare(&doc, a) == std::cmp::Ordering::Greater)
-            {
-                found.push(doc);
+        // The planner answers "the first `want` in order" (an ordered index scan stops
+        // there); the window's documents come first, so ask for more until `n` lie past
+        // `after` or the matches run out.
+        let mut want = n.saturating_mul(2).max(16);
+        loop {
+            let mut stats = crate::query::Stats::default();
+            let docs = crate::query::execute(
+                filter,
+                sort,
+                Some(want as u64),
+                matches,
+                &coll,
+                &self.indexes,
+                &mut stats,
+            )
+            .or_else(|_| {
+                // An index unusable in this snapshot: scan.
+                crate::query::execute(filter, sort, None, matches, &coll, &[], &mut stats)
+            })
+            .map_err(|e| e.to_string())?;
+            let exhausted = docs.len() < want;
+            let past: Vec<Value> = docs
+                .into_iter()
+                .filter(|d| after.is_none_or(|a| sort.compare(d, a) == std::cmp::Ordering::Greater))
+                .take(n)
+                .collect();
+            if past.len() == n || exhausted {
+                return Ok(past);
             }
-            true
-        })
-        .map_err(|e| e.to_string())?;
-        found.sort_by(|a, b| sort.compare(a, b));
-        found.truncate(n);
-        Ok(found)
+            want = want.saturating_mul(4);
+        }
     }
 }
 
@@ -59,6 +81,7 @@ pub(crate) fn publish(db: &Db, collection: &str, seq: u64, changes: Vec<Change>)
         Some(Arc::new(SnapshotSource {
             read: inner.store.begin_read()?,
             collection: collection.to_owned(),
+            indexes: db.meta(collection)?.indexes.clone(),
         }))
     } else {
         None

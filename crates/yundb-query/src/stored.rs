@@ -188,7 +188,9 @@ fn skip(b: &[u8]) -> Option<&[u8]> {
         NULL | FALSE | TRUE => Some(rest),
         INT | UINT | FLOAT | DATE => rest.get(8..),
         STR | OID => read_bytes(rest).map(|(_, r)| r),
-        REGEX => read_bytes(rest).and_then(|(_, r)| read_bytes(r)).map(|(_, r)| r),
+        REGEX => read_bytes(rest)
+            .and_then(|(_, r)| read_bytes(r))
+            .map(|(_, r)| r),
         OBJ | ARR => {
             let (len, r) = take(rest, 4)?;
             let len = u32::from_le_bytes(len.try_into().ok()?);

@@ -313,10 +313,7 @@ impl ReadTxn {
                 tables
             }
         };
-        Ok(CollectionReader {
-            read: self,
-            tables,
-        })
+        Ok(CollectionReader { read: self, tables })
     }
 }
 
@@ -670,10 +667,17 @@ impl RecordRead for CollectionReader<'_> {
                 Some(all)
             };
             if let Ok(found) = copy.by_id(id.as_bytes(), ids) {
-                return found.map(|b| decode_record(&self.tables.name, b)).transpose();
+                return found
+                    .map(|b| decode_record(&self.tables.name, b))
+                    .transpose();
             }
         }
-        get_record(&self.tables.name, &self.tables.records, &self.tables.ids, id)
+        get_record(
+            &self.tables.name,
+            &self.tables.records,
+            &self.tables.ids,
+            id,
+        )
     }
     fn get_number(&self, number: u64) -> Result<Option<Value>> {
         if let Some(copy) = self.resident() {
@@ -904,8 +908,14 @@ mod tests {
         let state = Arc::downgrade(&store.snapshots);
         let snapshot = Arc::downgrade(&store.begin_read()?);
         drop(store);
-        assert!(state.upgrade().is_none(), "the store's snapshot state outlived it");
-        assert!(snapshot.upgrade().is_none(), "the cached snapshot outlived the store");
+        assert!(
+            state.upgrade().is_none(),
+            "the store's snapshot state outlived it"
+        );
+        assert!(
+            snapshot.upgrade().is_none(),
+            "the cached snapshot outlived the store"
+        );
         Ok(())
     }
 }

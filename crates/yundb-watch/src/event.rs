@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use yundb_query::{Applied, Sort};
+use yundb_query::{Applied, Filter, Sort};
 
 /// How a record changed.
 #[derive(Debug, Clone)]
@@ -36,10 +36,13 @@ pub struct Change {
 /// Reads the collection as of the batch's commit, for windows that run short.
 pub trait Source: Send + Sync {
     /// Up to `n` documents for which `matches` holds, in `sort` order, strictly after `after`
-    /// in that order (from the start when `None`).
+    /// in that order (from the start when `None`). `matches` is `filter` and the watcher's
+    /// visibility: a source may use `filter` to plan the read (an index), and must check
+    /// `matches`.
     fn next_matches(
         &self,
-        matches: &dyn Fn(&Value) -> bool,
+        filter: &Filter,
+        matches: &(dyn Fn(&Value) -> bool + Sync),
         sort: &Sort,
         after: Option<&Value>,
         n: usize,

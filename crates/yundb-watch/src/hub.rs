@@ -618,7 +618,13 @@ impl Sub {
         };
         let after = self.window.last().map(|d| (**d).clone());
         let more = source
-            .next_matches(&|d| self.matches(d), &self.sort, after.as_ref(), want)
+            .next_matches(
+                &self.filter,
+                &|d| self.matches(d),
+                &self.sort,
+                after.as_ref(),
+                want,
+            )
             .map_err(|reason| WatchError::Source { reason })?;
         self.complete = more.len() < want;
         self.window.extend(more.into_iter().map(Arc::new));
