@@ -247,10 +247,12 @@ impl<'a> Raw<'a> {
         let (count, mut rest) = varint(body)?;
         // Keys are compared as bytes and other fields skipped undecoded: a lookup validates
         // only what it returns.
+        let key = key.as_bytes();
         for _ in 0..count {
             let (k, r) = read_bytes(rest)?;
-            if k == key.as_bytes() {
-                std::str::from_utf8(k).ok()?;
+            // Length and first byte first: most keys differ there, without a memcmp call. A
+            // key equal to `key` is valid UTF-8 as `key` is.
+            if k.len() == key.len() && k.first() == key.first() && k == key {
                 return read(r).map(|(v, _)| v);
             }
             rest = skip(r)?;
