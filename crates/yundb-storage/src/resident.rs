@@ -120,6 +120,8 @@ struct Set {
     copies: HashMap<String, (u64, Arc<Resident>)>,
     /// The generation of the last commit that touched each collection.
     changed_at: HashMap<String, u64>,
+    /// Full scans asked for since each collection last changed, while it had no copy.
+    scans: HashMap<String, u32>,
     /// The bytes the copies take.
     used: usize,
     budget: usize,
@@ -158,6 +160,7 @@ impl Residents {
             if let Some((_, old)) = set.copies.remove(&name) {
                 set.used -= old.size();
             }
+            set.scans.remove(&name);
             set.changed_at.insert(name, generation);
         }
     }
@@ -174,6 +177,16 @@ impl Residents {
         Self::unchanged_since(&set, name, (*made).min(generation)).then(|| Arc::clone(copy))
     }
 
+    /// Counts a full scan of `name` that found no copy, and says whether to make one now: on
+    /// the second scan since the collection last changed. A copy costs about one more scan,
+    /// so a collection scanned once between writes never pays for one.
+    pub(crate) fn scan_wants_copy(&self, name: &str) -> bool {
+        let mut set = self.inner.lock();
+        let scans = set.scans.entry(name.to_owned()).or_insert(0);
+        *scans = scans.saturating_add(1);
+        *scans >= 2
+    }
+
     /// Keeps a copy made from a snapshot of `generation`, if it is current and fits.
     pub(crate) fn keep(&self, name: &str, generation: u64, copy: &Arc<Resident>) {
         let mut set = self.inner.lock();
@@ -186,5 +199,23 @@ impl Residents {
         set.used += copy.size();
         set.copies
             .insert(name.to_owned(), (generation, Arc::clone(copy)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_is_made_on_the_second_scan_since_a_change() {
+        let residents = Residents::new();
+        assert!(!residents.scan_wants_copy("c"));
+        assert!(residents.scan_wants_copy("c"));
+        // Another collection's scans and changes count on their own.
+        assert!(!residents.scan_wants_copy("d"));
+        residents.changed(1, ["c".to_owned()]);
+        assert!(!residents.scan_wants_copy("c"));
+        assert!(residents.scan_wants_copy("c"));
+        assert!(residents.scan_wants_copy("d"));
     }
 }

@@ -631,8 +631,12 @@ impl CollectionReader<'_> {
         let budget = residents.budget();
         let records = &self.tables.records;
         let count = redb::ReadableTableMetadata::len(records)?;
-        // Small collections gain nothing; a copy that cannot fit is not started.
-        if count < RESIDENT_MIN_RECORDS || count.saturating_mul(16) > budget as u64 {
+        // Small collections gain nothing; a copy that cannot fit is not started; the first
+        // scan since a change reads the file.
+        if count < RESIDENT_MIN_RECORDS
+            || count.saturating_mul(16) > budget as u64
+            || !residents.scan_wants_copy(&self.tables.name)
+        {
             return Ok(None);
         }
         let mut copy = Resident::with_capacity(count as usize);
