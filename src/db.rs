@@ -102,9 +102,10 @@ impl Builder {
     }
 
     /// How much memory resident copies of collections may take together (default 256 MiB; 0
-    /// turns them off). A full scan of a collection of at least 1,024 records keeps a copy of
-    /// its stored records in memory, which later scans, point reads and index reads use until
-    /// a write touches the collection; collections that do not fit are read from the file.
+    /// turns them off). The second full scan of a collection of at least 1,024 records since
+    /// it last changed keeps a copy of its stored records in memory, which later scans, point
+    /// reads and index reads use until a write touches the collection; collections that do not
+    /// fit are read from the file.
     pub fn resident_bytes(mut self, bytes: usize) -> Self {
         self.options.resident_bytes = bytes;
         self
