@@ -161,15 +161,24 @@ fn indexed_results_equal_full_scans() {
                 if set.as_object().is_some_and(serde_json::Map::is_empty) {
                     set = json!({"touched": true});
                 }
-                let a = plain
-                    .collection("c")
-                    .where_wire(filter.clone())
-                    .update(json!({"$set": set.clone()}));
                 let b = indexed
                     .collection("c")
                     .where_wire(filter.clone())
-                    .update(json!({"$set": set}));
-                prop_assert_eq!(a.is_ok(), b.is_ok());
+                    .update(json!({"$set": set.clone()}));
+                match &b {
+                    // A write that would give a compound index parallel arrays is refused (as
+                    // in MongoDB) and changes nothing; the unindexed database never sees it.
+                    Err(e) if e.to_string().contains("cannot index parallel arrays") => {
+                        prop_assert_eq!(e.code(), "INVALID_PARAM");
+                    }
+                    _ => {
+                        let a = plain
+                            .collection("c")
+                            .where_wire(filter.clone())
+                            .update(json!({"$set": set}));
+                        prop_assert_eq!(a.is_ok(), b.is_ok());
+                    }
+                }
                 let _ = plain
                     .collection("c")
                     .where_wire(filter.clone())
