@@ -191,7 +191,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
     /// `INVALID_PARAM` for a bad name or path, an existing name, or parallel arrays in a
     /// compound key; `DATABASE_DUPLICATE_WRITE` if existing records break `unique`.
     pub fn create_index(&self, name: &str, keys: &[(&str, Direction)], unique: bool) -> Result<()> {
-        self.require_admin("manage indexes")?;
+        self.db.require_admin("manage indexes")?;
         let spec = IndexSpec::new(name, keys, unique)?;
         self.change_catalog(|txn, options| {
             if indexes_of(Some(options))?.iter().any(|i| i.name == name) {
@@ -230,13 +230,14 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
 
     /// Drops a secondary index. Returns whether it existed. Admin only.
     pub fn drop_index(&self, name: &str) -> Result<bool> {
-        self.require_admin("manage indexes")?;
+        self.db.require_admin("manage indexes")?;
         self.change_catalog(|txn, options| {
-            let before = indexes_of(Some(options))?.len();
-            if let Some(Value::Array(items)) = options.get_mut("indexes") {
-                items.retain(|i| i.get("name").and_then(Value::as_str) != Some(name));
-            }
-            if indexes_of(Some(options))?.len() == before {
+            let Some(Value::Array(items)) = options.get_mut("indexes") else {
+                return Ok((false, false));
+            };
+            let before = items.len();
+            items.retain(|i| i.get("name").and_then(Value::as_str) != Some(name));
+            if items.len() == before {
                 return Ok((false, false));
             }
             txn.drop_index_table(&self.name, name)?;
@@ -274,22 +275,14 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
 
     /// The collection's secondary indexes (`_id` is always indexed and not listed).
     pub fn indexes(&self) -> Result<Vec<IndexSpec>> {
-        let read = self.db.inner.store.begin_read()?;
-        let options = read.collection_options(&self.name)?.ok_or_else(|| {
-            StorageError::CollectionNotFound {
+        let meta = self.db.meta(&self.name)?;
+        if meta.permission.is_none() {
+            return Err(StorageError::CollectionNotFound {
                 name: self.name.to_string(),
             }
-        })?;
-        indexes_of(Some(&options))
-    }
-
-    fn require_admin(&self, what: &str) -> Result<()> {
-        match &self.db.caller {
-            Caller::Admin => Ok(()),
-            Caller::User { .. } => Err(Error::PermissionDenied {
-                reason: format!("only admin callers may {what}"),
-            }),
+            .into());
         }
+        Ok(meta.indexes.clone())
     }
 
     pub(crate) fn db(&self) -> &Db {
@@ -541,7 +534,7 @@ impl<T: Serialize + DeserializeOwned + 'static> DocRef<T> {
                     if yundb_storage::encode(&old) == prepared.bytes {
                         return Ok(false);
                     }
-                    tx.replace(&prepared, &old)?;
+                    tx.replace(&prepared, old)?;
                     result.updated = 1;
                     Ok(true)
                 }

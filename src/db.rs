@@ -236,7 +236,7 @@ impl Db {
         Ok(self.inner.store.begin_read()?.seq()?)
     }
 
-    fn require_admin(&self, what: &str) -> Result<()> {
+    pub(crate) fn require_admin(&self, what: &str) -> Result<()> {
         match &self.caller {
             Caller::Admin => Ok(()),
             Caller::User { .. } => Err(Error::PermissionDenied {

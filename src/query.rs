@@ -123,6 +123,17 @@ pub(crate) struct Plan {
     pub(crate) mode: Mode,
 }
 
+impl Plan {
+    /// How many result documents to skip, then how many to return.
+    fn window(&self) -> (usize, usize) {
+        let skip = usize::try_from(self.skip).unwrap_or(usize::MAX);
+        let take = self
+            .limit
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        (skip, take)
+    }
+}
+
 impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
     pub(crate) fn new(coll: Collection<T>, filter: Option<Where>) -> Self {
         Query {
@@ -281,10 +292,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
     pub fn get(&self) -> Result<Vec<T>> {
         let plan = self.plan(Intent::Read)?;
         let docs = self.run(&plan, &mut Stats::default())?;
-        let skip = usize::try_from(plan.skip).unwrap_or(usize::MAX);
-        let take = plan
-            .limit
-            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let (skip, take) = plan.window();
         docs.into_iter()
             .skip(skip)
             .take(take)
@@ -304,10 +312,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
         let plan = self.plan(Intent::Read)?;
         let mut stats = Stats::default();
         let docs = self.run(&plan, &mut stats)?;
-        let skip = usize::try_from(plan.skip).unwrap_or(usize::MAX);
-        let take = plan
-            .limit
-            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let (skip, take) = plan.window();
         let returned = docs.len().saturating_sub(skip).min(take);
         let mut out = stats.plan;
         if let Some(m) = out.as_object_mut() {
@@ -399,7 +404,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
                         })?;
                 if applied.changed() {
                     let bytes = self.coll.check_and_encode(&doc)?;
-                    tx.update(&id, &bytes, before.as_ref(), &doc, applied)?;
+                    tx.update(&id, &bytes, before, doc, applied)?;
                     result.updated += 1;
                 }
             }
@@ -454,7 +459,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
                 None,
             )? {
                 let id = doc.get("_id").cloned().unwrap_or(Value::Null);
-                if tx.remove(&id, &doc)? {
+                if tx.remove(&id, doc)? {
                     removed += 1;
                 }
             }
@@ -521,17 +526,21 @@ pub(crate) fn execute(
                     return true;
                 }
                 stats.docs_examined += 1;
-                let doc = match coll.get_number(number) {
-                    Ok(Some(d)) => d,
+                let mut kept = Ok(None);
+                if let Err(e) = coll.raw_number(number, &mut |bytes| {
+                    kept = keep_stored(filter, visible, bytes);
+                }) {
+                    failure = Some(Error::from(e));
+                    return false;
+                }
+                let doc = match kept {
+                    Ok(Some(doc)) => doc,
                     Ok(None) => return true,
                     Err(e) => {
                         failure = Some(e);
                         return false;
                     }
                 };
-                if !filter.matches(&doc) || !visible(&doc) {
-                    return true;
-                }
                 // In index order, stop once the limit is reached and the last key's ties are in.
                 if scan.ordered {
                     if let (Some(w), Some((_, last))) = (want, found.last()) {
@@ -549,7 +558,7 @@ pub(crate) fn execute(
             },
         )?;
         if let Some(e) = failure.take() {
-            return Err(e.into());
+            return Err(e);
         }
         if stop {
             break 'ranges;
@@ -597,33 +606,39 @@ fn scan_stored(
     f: &mut dyn FnMut(Value) -> bool,
 ) -> Result<()> {
     let mut failure = None;
-    let mut each = |bytes: &[u8]| {
-        let verdict = filter.matches_stored(bytes);
-        if verdict == Some(false) {
-            return true;
-        }
-        match yundb_storage::decode(bytes) {
-            Ok(doc) => {
-                !((verdict == Some(true) || filter.matches(&doc)) && visible(&doc)) || f(doc)
-            }
-            Err(detail) => {
-                failure = Some(detail);
-                false
-            }
+    let mut each = |bytes: &[u8]| match keep_stored(filter, visible, bytes) {
+        Ok(Some(doc)) => f(doc),
+        Ok(None) => true,
+        Err(e) => {
+            failure = Some(e);
+            false
         }
     };
     match range {
         None => coll.scan_raw(&mut each)?,
         Some((from, to)) => coll.scan_raw_range(from, to, &mut each)?,
     }
-    match failure {
-        Some(detail) => Err(yundb_storage::StorageError::Corrupted {
+    failure.map_or(Ok(()), Err)
+}
+
+/// A stored record, decoded if it matches `filter` and `visible` lets it through. The filter
+/// decides on the stored bytes where it can, so a record that does not match is not decoded.
+fn keep_stored(
+    filter: &Filter,
+    visible: &(dyn Fn(&Value) -> bool + Sync),
+    bytes: &[u8],
+) -> Result<Option<Value>> {
+    let verdict = filter.matches_stored(bytes);
+    if verdict == Some(false) {
+        return Ok(None);
+    }
+    let doc = yundb_storage::decode(bytes).map_err(|detail| {
+        Error::from(yundb_storage::StorageError::Corrupted {
             collection: String::new(),
             detail,
-        }
-        .into()),
-        None => Ok(()),
-    }
+        })
+    })?;
+    Ok(((verdict == Some(true) || filter.matches(&doc)) && visible(&doc)).then_some(doc))
 }
 
 /// Collections at least this large are scanned by several threads when the whole result is
@@ -692,11 +707,11 @@ pub(crate) fn matching(
     if cap == 0 {
         return Ok(out);
     }
-    if cap == u64::MAX && filter.id_equality().is_none() {
+    // Decided on the record count, so that a small collection asks for one full scan only
+    // (each full scan counts toward making a resident copy).
+    if cap == u64::MAX && filter.id_equality().is_none() && coll.len()? >= PARALLEL_SCAN_MIN {
         if let (Some(shared), Some((first, last))) = (coll.as_shared(), coll.number_bounds()?) {
-            if last - first >= PARALLEL_SCAN_MIN {
-                return parallel_matching(shared, filter, visible, first, last);
-            }
+            return parallel_matching(shared, filter, visible, first, last);
         }
     }
     scan_matching(coll, filter, visible, &mut |doc| {

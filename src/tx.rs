@@ -47,21 +47,27 @@ impl<'t> Tx<'t> {
         Ok(self.coll.get(key)?)
     }
 
+    /// Records a change for the watches (the documents are moved in, not copied).
     fn record(
         &mut self,
         id: &Value,
         kind: ChangeKind,
-        before: Option<&Value>,
-        after: Option<&Value>,
+        before: Option<Value>,
+        after: Option<Value>,
     ) {
         if let Some(changes) = &mut self.changes {
             changes.push(Change {
                 id: id.clone(),
                 kind,
-                before: before.map(|v| Arc::new(v.clone())),
-                after: after.map(|v| Arc::new(v.clone())),
+                before: before.map(Arc::new),
+                after: after.map(Arc::new),
             });
         }
+    }
+
+    /// A copy of a borrowed document, only when changes are recorded.
+    fn copy_if_watched(&self, doc: &Value) -> Option<Value> {
+        self.changes.is_some().then(|| doc.clone())
     }
 
     /// Moves a record's index entries from `old` to `new` (either may be absent).
@@ -90,7 +96,8 @@ impl<'t> Tx<'t> {
     pub(crate) fn insert(&mut self, p: &Prepared) -> Result<()> {
         let number = self.coll.insert(&p.key, &p.id, &p.bytes)?;
         self.reindex(number, None, Some(&p.doc))?;
-        self.record(&p.id, ChangeKind::Add, None, Some(&p.doc));
+        let after = self.copy_if_watched(&p.doc);
+        self.record(&p.id, ChangeKind::Add, None, after);
         Ok(())
     }
 
@@ -99,8 +106,8 @@ impl<'t> Tx<'t> {
         &mut self,
         id: &Value,
         bytes: &[u8],
-        before: Option<&Value>,
-        after: &Value,
+        before: Option<Value>,
+        after: Value,
         applied: Applied,
     ) -> Result<()> {
         let number = self
@@ -110,8 +117,8 @@ impl<'t> Tx<'t> {
         if !self.meta.indexes.is_empty() {
             self.reindex(
                 number,
-                Some(before.ok_or_else(|| missing(id))?),
-                Some(after),
+                Some(before.as_ref().ok_or_else(|| missing(id))?),
+                Some(&after),
             )?;
         }
         self.record(id, ChangeKind::Update(applied), before, Some(after));
@@ -119,22 +126,23 @@ impl<'t> Tx<'t> {
     }
 
     /// Stores a replacement (`set`) of an existing record.
-    pub(crate) fn replace(&mut self, p: &Prepared, before: &Value) -> Result<()> {
+    pub(crate) fn replace(&mut self, p: &Prepared, before: Value) -> Result<()> {
         let number = self
             .coll
             .replace(&p.key, &p.bytes)?
             .ok_or_else(|| missing(&p.id))?;
-        self.reindex(number, Some(before), Some(&p.doc))?;
-        self.record(&p.id, ChangeKind::Replace, Some(before), Some(&p.doc));
+        self.reindex(number, Some(&before), Some(&p.doc))?;
+        let after = self.copy_if_watched(&p.doc);
+        self.record(&p.id, ChangeKind::Replace, Some(before), after);
         Ok(())
     }
 
     /// Removes a record whose content is `before`. Returns whether it existed.
-    pub(crate) fn remove(&mut self, id: &Value, before: &Value) -> Result<bool> {
+    pub(crate) fn remove(&mut self, id: &Value, before: Value) -> Result<bool> {
         let Some(number) = self.coll.remove(&IdKey::new(id)?)? else {
             return Ok(false);
         };
-        self.reindex(number, Some(before), None)?;
+        self.reindex(number, Some(&before), None)?;
         self.record(id, ChangeKind::Remove, Some(before), None);
         Ok(true)
     }

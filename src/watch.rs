@@ -6,7 +6,6 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use yundb_query::index::IndexSpec;
 use yundb_query::{Direction, Filter, Sort};
 use yundb_storage::ReadTxn;
 use yundb_watch::{Change, ChangeBatch, Source, Subscription, Visibility, WatchSpec};
@@ -22,8 +21,8 @@ use crate::query::Query;
 struct SnapshotSource {
     read: std::sync::Arc<ReadTxn>,
     collection: String,
-    /// The collection's indexes as of that commit.
-    indexes: Vec<IndexSpec>,
+    /// The collection's catalogue entry as of that commit (its indexes).
+    meta: Arc<crate::db::Meta>,
 }
 
 impl Source for SnapshotSource {
@@ -51,7 +50,7 @@ impl Source for SnapshotSource {
                 Some(want as u64),
                 matches,
                 &coll,
-                &self.indexes,
+                &self.meta.indexes,
                 &mut stats,
             )
             .or_else(|_| {
@@ -81,7 +80,7 @@ pub(crate) fn publish(db: &Db, collection: &str, seq: u64, changes: Vec<Change>)
         Some(Arc::new(SnapshotSource {
             read: inner.store.begin_read()?,
             collection: collection.to_owned(),
-            indexes: db.meta(collection)?.indexes.clone(),
+            meta: db.meta(collection)?,
         }))
     } else {
         None

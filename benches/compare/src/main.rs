@@ -91,7 +91,12 @@ mod polo {
             self.people().insert_many(docs).unwrap();
         }
         pub fn find(&self, filter: &Value) -> usize {
-            self.people().find(bson(filter)).run().unwrap().map(|d| d.unwrap()).count()
+            self.people()
+                .find(bson(filter))
+                .run()
+                .unwrap()
+                .map(|d| d.unwrap())
+                .count()
         }
         pub fn index(&self, path: &str) {
             self.people()
@@ -127,6 +132,15 @@ mod polo {
                 .modified_count
         }
     }
+}
+
+/// Runs a `SELECT json(doc) ...` and parses every returned document, as yundb returns them
+/// parsed; returns how many.
+fn sqlite_docs(c: &Connection, sql: &str) -> usize {
+    let mut st = c.prepare_cached(sql).unwrap();
+    let rows = st.query_map([], |row| row.get::<_, String>(0)).unwrap();
+    rows.map(|t| serde_json::from_str::<Value>(&t.unwrap()).unwrap())
+        .count()
 }
 
 fn sqlite(dir: &std::path::Path) -> Connection {
@@ -212,7 +226,9 @@ fn polo_cell<N: PartialEq + std::fmt::Display>(
 ) -> Option<Duration> {
     let (d, n) = got?;
     if n != expected {
-        *note = format!("{note} PoloDB returned {n}, not {expected}").trim().to_owned();
+        *note = format!("{note} PoloDB returned {n}, not {expected}")
+            .trim()
+            .to_owned();
     }
     Some(d)
 }
@@ -311,12 +327,7 @@ fn main() {
     // Unindexed filter, returning the documents.
     let (y_scan, n_y) = time(15, || people.where_(filter_json()).get().unwrap().len());
     let sql = format!("SELECT json(doc) FROM docs WHERE {FILTER_SQL}");
-    let (s_scan, n_s) = time(15, || {
-        let mut st = c.prepare_cached(&sql).unwrap();
-        let rows = st.query_map([], |row| row.get::<_, String>(0)).unwrap();
-        rows.map(|t| serde_json::from_str::<Value>(&t.unwrap()).unwrap())
-            .count()
-    });
+    let (s_scan, n_s) = time(15, || sqlite_docs(&c, &sql));
     let (r_scan, n_r) = time(15, || {
         let txn = r.begin_read().unwrap();
         let t = txn.open_table(RAW).unwrap();
@@ -495,12 +506,10 @@ fn main() {
             .len()
     });
     let (s_eq, n_s) = time(200, || {
-        let mut st = c
-            .prepare_cached("SELECT json(doc) FROM docs WHERE doc->>'$._openid' = 'o-7'")
-            .unwrap();
-        let rows = st.query_map([], |row| row.get::<_, String>(0)).unwrap();
-        rows.map(|t| serde_json::from_str::<Value>(&t.unwrap()).unwrap())
-            .count()
+        sqlite_docs(
+            &c,
+            "SELECT json(doc) FROM docs WHERE doc->>'$._openid' = 'o-7'",
+        )
     });
     assert_eq!(n_y, n_s);
     let mut note = String::new();
@@ -523,10 +532,7 @@ fn main() {
             .len()
     });
     let (s_rng, top_s) = time(200, || {
-        let mut st = c.prepare_cached("SELECT json(doc) FROM docs WHERE doc->>'$.age' >= 30 ORDER BY doc->>'$.age' ASC LIMIT 20").unwrap();
-        let rows = st.query_map([], |row| row.get::<_, String>(0)).unwrap();
-        rows.map(|t| serde_json::from_str::<Value>(&t.unwrap()).unwrap())
-            .count()
+        sqlite_docs(&c, "SELECT json(doc) FROM docs WHERE doc->>'$.age' >= 30 ORDER BY doc->>'$.age' ASC LIMIT 20")
     });
     assert_eq!(top_y, top_s);
     let mut note = String::new();

@@ -509,8 +509,9 @@ pub trait RecordRead {
     fn as_shared(&self) -> Option<&(dyn RecordRead + Sync)> {
         None
     }
-    /// The record with this record number (see [`CollectionWriter::insert`]).
-    fn get_number(&self, number: u64) -> Result<Option<Value>>;
+    /// Calls `f` with the stored bytes (see [`crate::decode`]) of the record with this record
+    /// number (see [`CollectionWriter::insert`]); returns whether there is one.
+    fn raw_number(&self, number: u64, f: &mut dyn FnMut(&[u8])) -> Result<bool>;
     /// Calls `f` with the record number of every entry of `index` whose key lies in the bounds
     /// (the index key without the record-number suffix of non-unique entries: a prefix bound
     /// covers them), in key order or reversed, until it returns `false`.
@@ -569,15 +570,16 @@ fn decode_record(name: &str, bytes: &[u8]) -> Result<Value> {
     })
 }
 
-fn table_get_number(
-    name: &str,
+fn table_raw_number(
     records: &impl ReadableTable<u64, &'static [u8]>,
     number: u64,
-) -> Result<Option<Value>> {
-    match records.get(number)? {
-        Some(bytes) => decode_record(name, bytes.value()).map(Some),
-        None => Ok(None),
+    f: &mut dyn FnMut(&[u8]),
+) -> Result<bool> {
+    let found = records.get(number)?;
+    if let Some(bytes) = &found {
+        f(bytes.value());
     }
+    Ok(found.is_some())
 }
 
 fn table_scan_raw(
@@ -683,14 +685,15 @@ impl RecordRead for CollectionReader<'_> {
             id,
         )
     }
-    fn get_number(&self, number: u64) -> Result<Option<Value>> {
+    fn raw_number(&self, number: u64, f: &mut dyn FnMut(&[u8])) -> Result<bool> {
         if let Some(copy) = self.resident() {
-            return copy
-                .by_number(number)
-                .map(|b| decode_record(&self.tables.name, b))
-                .transpose();
+            let found = copy.by_number(number);
+            if let Some(bytes) = found {
+                f(bytes);
+            }
+            return Ok(found.is_some());
         }
-        table_get_number(&self.tables.name, &self.tables.records, number)
+        table_raw_number(&self.tables.records, number, f)
     }
     fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
         scan_records(&self.tables.name, &self.tables.records, f)
@@ -749,8 +752,8 @@ impl RecordRead for CollectionWriter<'_> {
     fn get(&self, id: &IdKey) -> Result<Option<Value>> {
         get_record(&self.name, &self.records, &self.ids, id)
     }
-    fn get_number(&self, number: u64) -> Result<Option<Value>> {
-        table_get_number(&self.name, &self.records, number)
+    fn raw_number(&self, number: u64, f: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        table_raw_number(&self.records, number, f)
     }
     fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
         scan_records(&self.name, &self.records, f)
@@ -849,18 +852,17 @@ impl<'t> CollectionWriter<'t> {
     /// [`StorageError::DuplicateKey`] when a unique index already holds the key for another
     /// record.
     pub fn index_put(&mut self, index: &str, key: &[u8], unique: bool, record: u64) -> Result<()> {
-        let name = self.name.clone();
         let table = self.index(index)?;
         let k = entry_key(key, unique, record);
-        if unique {
-            if let Some(existing) = table.get(k.as_slice())?.map(|g| g.value()) {
-                if existing != record {
-                    return Err(StorageError::DuplicateKey {
-                        collection: name,
-                        index: index.to_owned(),
-                    });
-                }
-            }
+        let clash = unique
+            && table
+                .get(k.as_slice())?
+                .is_some_and(|existing| existing.value() != record);
+        if clash {
+            return Err(StorageError::DuplicateKey {
+                collection: self.name.clone(),
+                index: index.to_owned(),
+            });
         }
         table.insert(k.as_slice(), record)?;
         Ok(())
