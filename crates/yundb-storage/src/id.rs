@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+use yundb_query::stored::Raw;
 
 use crate::error::{Result, StorageError};
 
@@ -38,22 +39,14 @@ impl IdKey {
                 key.extend_from_slice(s.as_bytes());
             }
             Value::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    push_int(&mut key, i);
+                let number = if let Some(i) = n.as_i64() {
+                    int_key(i)
                 } else if let Some(u) = n.as_u64() {
-                    key.push(b'u');
-                    key.extend_from_slice(&u.to_be_bytes());
+                    uint_key(u)
                 } else {
-                    let f = n.as_f64().unwrap_or(f64::NAN);
-                    // `as` saturates; i64::MAX has no exact f64, so hitting it means overflow.
-                    let i = f as i64;
-                    if i as f64 == f && i != i64::MAX {
-                        push_int(&mut key, i);
-                    } else {
-                        key.push(b'f');
-                        key.extend_from_slice(&f.to_bits().to_be_bytes());
-                    }
-                }
+                    float_key(n.as_f64().unwrap_or(f64::NAN))
+                };
+                key.extend_from_slice(&number);
             }
             other => {
                 return Err(StorageError::InvalidId {
@@ -68,11 +61,77 @@ impl IdKey {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+
+    /// The key of a stored `_id` (see [`yundb_query::stored`]) written into `out` (cleared
+    /// first); `false` when the value is not a string or number.
+    pub(crate) fn stored_into(id: &Raw<'_>, out: &mut Vec<u8>) -> bool {
+        out.clear();
+        match stored_key(id) {
+            Some(StoredKey::Str(s)) => {
+                out.push(b's');
+                out.extend_from_slice(s);
+            }
+            Some(StoredKey::Number(n)) => out.extend_from_slice(&n),
+            None => return false,
+        }
+        true
+    }
+
+    /// Whether a stored `_id` has this key, without allocating.
+    pub(crate) fn is_stored(&self, id: &Raw<'_>) -> bool {
+        match stored_key(id) {
+            Some(StoredKey::Str(s)) => self.0.first() == Some(&b's') && self.0.get(1..) == Some(s),
+            Some(StoredKey::Number(n)) => self.0 == n,
+            None => false,
+        }
+    }
 }
 
-fn push_int(key: &mut Vec<u8>, i: i64) {
-    key.push(b'i');
-    key.extend_from_slice(&i.to_be_bytes());
+/// A stored `_id`'s key: a string's bytes (after the `s` tag) or a number's whole key.
+enum StoredKey<'a> {
+    Str(&'a [u8]),
+    Number([u8; 9]),
+}
+
+fn stored_key<'a>(id: &Raw<'a>) -> Option<StoredKey<'a>> {
+    Some(match *id {
+        Raw::Str(s) => StoredKey::Str(s.as_bytes()),
+        Raw::Int(i) => StoredKey::Number(int_key(i)),
+        Raw::UInt(u) => StoredKey::Number(uint_key(u)),
+        Raw::Float(f) => StoredKey::Number(float_key(f)),
+        _ => return None,
+    })
+}
+
+fn tagged(tag: u8, bytes: [u8; 8]) -> [u8; 9] {
+    let mut key = [tag; 9];
+    for (k, b) in key.iter_mut().skip(1).zip(bytes) {
+        *k = b;
+    }
+    key
+}
+
+fn int_key(i: i64) -> [u8; 9] {
+    tagged(b'i', i.to_be_bytes())
+}
+
+/// Only for numbers above `i64::MAX`: smaller ones are ints.
+fn uint_key(u: u64) -> [u8; 9] {
+    match i64::try_from(u) {
+        Ok(i) => int_key(i),
+        Err(_) => tagged(b'u', u.to_be_bytes()),
+    }
+}
+
+/// Integral floats are the int of the same value.
+fn float_key(f: f64) -> [u8; 9] {
+    // `as` saturates; i64::MAX has no exact f64, so hitting it means overflow.
+    let i = f as i64;
+    if i as f64 == f && i != i64::MAX {
+        int_key(i)
+    } else {
+        tagged(b'f', f.to_bits().to_be_bytes())
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -168,6 +227,44 @@ mod tests {
             IdKey::new(&json!(u64::MAX)).unwrap(),
             IdKey::new(&json!(u64::MAX)).unwrap()
         );
+    }
+
+    #[test]
+    fn stored_ids_have_the_same_keys() {
+        let ids = [
+            json!("doc-1"),
+            json!(""),
+            json!("1"),
+            json!(1),
+            json!(1.0),
+            json!(-7),
+            json!(1.5),
+            json!(-0.0),
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(9.3e18),
+            json!(1e300),
+        ];
+        let mut buf = Vec::new();
+        for id in &ids {
+            let stored = yundb_query::stored::encode(id);
+            let (raw, _) = yundb_query::stored::read(&stored).unwrap();
+            let key = IdKey::new(id).unwrap();
+            assert!(IdKey::stored_into(&raw, &mut buf), "{id}");
+            assert_eq!(buf, key.as_bytes(), "{id}");
+            for other in &ids {
+                let same = IdKey::new(other).unwrap() == key;
+                assert_eq!(
+                    IdKey::new(other).unwrap().is_stored(&raw),
+                    same,
+                    "{id} {other}"
+                );
+            }
+        }
+        let (raw, _) = yundb_query::stored::read(&[0]).unwrap();
+        assert!(!IdKey::stored_into(&raw, &mut buf));
+        assert!(!IdKey::new(&json!("x")).unwrap().is_stored(&raw));
     }
 
     #[test]

@@ -9,9 +9,13 @@
 //! memory it takes is bounded whatever the file's size.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
+use yundb_query::stored::{self, Raw};
+
+use crate::id::IdKey;
 
 /// One collection's records at one commit.
 pub(crate) struct Resident {
@@ -20,8 +24,8 @@ pub(crate) struct Resident {
     /// `ends[i]` is where record `i` ends in `bytes` (it starts where the one before ends).
     ends: Vec<usize>,
     bytes: Vec<u8>,
-    /// `_id` key → position, made on the first lookup by `_id`.
-    ids: OnceLock<HashMap<Box<[u8]>, u32>>,
+    /// `_id` → position, made on the first lookup by `_id`.
+    ids: OnceLock<IdTable>,
 }
 
 impl Resident {
@@ -82,27 +86,93 @@ impl Resident {
         self.record(position)
     }
 
-    /// The record with this `_id` key; `ids` lists every (key, record number) of the snapshot
-    /// the copy was made from, and is read only on the first call. `Err` when the `_id` map
-    /// could not be made (the caller reads the file instead).
-    pub(crate) fn by_id(
-        &self,
-        key: &[u8],
-        ids: impl FnOnce() -> Option<Vec<(Box<[u8]>, u64)>>,
-    ) -> Result<Option<&[u8]>, NoIdMap> {
-        let map = match self.ids.get() {
-            Some(map) => map,
+    /// The record with this `_id`. `Err` when the `_id` table could not be made (a record
+    /// without a valid `_id`; the caller reads the file instead).
+    pub(crate) fn by_id(&self, key: &IdKey) -> Result<Option<&[u8]>, NoIdMap> {
+        let table = match self.ids.get() {
+            Some(table) => table,
             None => {
-                let mut map = HashMap::with_capacity(self.numbers.len());
-                for (k, number) in ids().ok_or(NoIdMap)? {
-                    let position = self.numbers.binary_search(&number).map_err(|_| NoIdMap)?;
-                    map.insert(k, u32::try_from(position).map_err(|_| NoIdMap)?);
-                }
-                self.ids.get_or_init(|| map)
+                let table = self.id_table().ok_or(NoIdMap)?;
+                self.ids.get_or_init(|| table)
             }
         };
-        Ok(map.get(key).and_then(|&p| self.record(p as usize)))
+        let hash = table.hasher.hash_one(key.as_bytes());
+        let mask = table.slots.len() - 1;
+        let mut at = hash as usize & mask;
+        // At most half the slots are used: the probe ends at an empty one.
+        loop {
+            let slot = *table.slots.get(at).ok_or(NoIdMap)?;
+            if slot == 0 {
+                return Ok(None);
+            }
+            if slot >> OFFSET_BITS == hash >> OFFSET_BITS {
+                let record = self
+                    .record_at((slot & OFFSET_MASK).wrapping_sub(1))
+                    .ok_or(NoIdMap)?;
+                if stored_id(record).is_some_and(|id| key.is_stored(&id)) {
+                    return Ok(Some(record));
+                }
+            }
+            at = (at + 1) & mask;
+        }
     }
+
+    fn id_table(&self) -> Option<IdTable> {
+        if u64::try_from(self.bytes.len()).ok()? >= OFFSET_MASK {
+            return None;
+        }
+        let slots = (self.len() * 2).max(2).next_power_of_two();
+        let mask = slots - 1;
+        let mut table = IdTable {
+            hasher: RandomState::new(),
+            slots: vec![0; slots],
+        };
+        let mut key = Vec::with_capacity(32);
+        let mut start = 0;
+        for &end in &self.ends {
+            let id = stored_id(self.bytes.get(start..end)?)?;
+            if !IdKey::stored_into(&id, &mut key) {
+                return None;
+            }
+            let hash = table.hasher.hash_one(key.as_slice());
+            let mut at = hash as usize & mask;
+            loop {
+                let slot = table.slots.get_mut(at)?;
+                if *slot == 0 {
+                    *slot = (hash >> OFFSET_BITS) << OFFSET_BITS | (start as u64 + 1);
+                    break;
+                }
+                at = (at + 1) & mask;
+            }
+            start = end;
+        }
+        Some(table)
+    }
+
+    /// The record that starts at byte `offset` (records are self-delimiting).
+    fn record_at(&self, offset: u64) -> Option<&[u8]> {
+        let tail = self.bytes.get(usize::try_from(offset).ok()?..)?;
+        let (_, rest) = stored::read(tail)?;
+        tail.get(..tail.len() - rest.len())
+    }
+}
+
+/// A record's stored `_id`.
+fn stored_id(record: &[u8]) -> Option<Raw<'_>> {
+    stored::read(record)?.0.get("_id")
+}
+
+/// `_id` key → record, by open addressing over one array of 8-byte slots (the upper 24 bits of
+/// the key's hash, and the record's byte offset + 1; 0 is empty), at most half full. A lookup
+/// reads one slot, then the record, whose stored `_id` confirms the match: two cache misses
+/// where a map of boxed keys to positions takes five. Hashing is keyed per table (`RandomState`), so chosen `_id`s
+/// cannot make probes long.
+const OFFSET_BITS: u32 = 40;
+const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+
+struct IdTable {
+    hasher: RandomState,
+    slots: Vec<u64>,
 }
 
 /// The `_id` map of a resident copy could not be made.

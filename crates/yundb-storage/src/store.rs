@@ -664,15 +664,7 @@ impl RecordRead for CollectionReader<'_> {
     }
     fn get(&self, id: &IdKey) -> Result<Option<Value>> {
         if let Some(copy) = self.resident() {
-            let ids = || {
-                let mut all = Vec::with_capacity(copy.len());
-                for entry in self.tables.ids.iter().ok()? {
-                    let (k, n) = entry.ok()?;
-                    all.push((Box::from(k.value()), n.value()));
-                }
-                Some(all)
-            };
-            if let Ok(found) = copy.by_id(id.as_bytes(), ids) {
+            if let Ok(found) = copy.by_id(id) {
                 return found
                     .map(|b| decode_record(&self.tables.name, b))
                     .transpose();
