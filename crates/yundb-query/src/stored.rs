@@ -328,39 +328,30 @@ impl<'a> Raw<'a> {
                 ("$options".to_owned(), Value::from(o)),
             ])),
             Raw::Obj(body) => {
+                let (count, mut rest) = varint(body)?;
                 // Each field takes at least two bytes: a corrupt count cannot over-allocate.
-                let mut m = Map::with_capacity(self.len()?.min(body.len() / 2));
-                let mut ok = true;
-                self.fields(&mut |k, v| match v.to_value() {
-                    Some(v) => {
-                        m.insert(k.to_owned(), v);
-                        false
-                    }
-                    None => {
-                        ok = false;
-                        true
-                    }
-                });
-                if !ok || m.len() != self.len()? {
+                let count = usize::try_from(count).ok()?;
+                let mut m = Map::with_capacity(count.min(body.len() / 2));
+                for _ in 0..count {
+                    let (k, r) = read_str(rest)?;
+                    let (v, r) = read(r)?;
+                    m.insert(k.to_owned(), v.to_value()?);
+                    rest = r;
+                }
+                // Duplicate keys (only in a corrupt record) would shrink the map.
+                if m.len() != count {
                     return None;
                 }
                 Value::Object(m)
             }
             Raw::Arr(body) => {
-                let mut items = Vec::with_capacity(self.len()?.min(body.len()));
-                let mut ok = true;
-                self.elements(&mut |_, v| match v.to_value() {
-                    Some(v) => {
-                        items.push(v);
-                        false
-                    }
-                    None => {
-                        ok = false;
-                        true
-                    }
-                });
-                if !ok || items.len() != self.len()? {
-                    return None;
+                let (count, mut rest) = varint(body)?;
+                let count = usize::try_from(count).ok()?;
+                let mut items = Vec::with_capacity(count.min(body.len()));
+                for _ in 0..count {
+                    let (v, r) = read(rest)?;
+                    items.push(v.to_value()?);
+                    rest = r;
                 }
                 Value::Array(items)
             }
