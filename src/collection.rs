@@ -1,5 +1,5 @@
 use std::any::Any;
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::marker::PhantomData;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -10,7 +10,7 @@ use yundb_query::index::IndexSpec;
 use yundb_query::{check_replacement, type_name, value, Direction, Update, UpdateError};
 use yundb_storage::{generate_id, CollectionWriter, IdKey, RecordRead, StorageError, WriteTxn};
 
-use crate::access::WriteKind;
+use crate::access::{Mode, WriteKind};
 use crate::db::{Caller, Db};
 use crate::error::{Error, Result};
 use crate::query::{Query, Where};
@@ -122,16 +122,25 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
         I::Item: Borrow<T>,
     {
         let now = now_ms();
+        let admin = self.db.caller == Caller::Admin;
         let mut prepared = Vec::new();
         for doc in docs {
-            prepared.push(self.prepare_new(to_doc(doc.borrow())?, None, now)?);
+            let doc = doc.borrow();
+            prepared.push(match (doc as &dyn Any).downcast_ref::<Value>() {
+                // The common case, without a copy: an admin adding a `Value` that needs no
+                // normalising.
+                Some(v) if admin && value::is_normal(v) => self.prepare_plain(v)?,
+                _ => self.prepare_new(to_doc(doc)?, None, now)?,
+            });
         }
         if prepared.is_empty() {
             return Ok(Vec::new());
         }
         let mode = self.db.mode(&self.name)?;
-        for p in &prepared {
-            self.db.check_create(&mode, &p.doc)?;
+        if !matches!(mode, Mode::Admin) {
+            for p in &prepared {
+                self.db.check_create(&mode, &*p.doc(&self.name)?)?;
+            }
         }
         self.write(|tx| {
             for p in &prepared {
@@ -412,7 +421,33 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
             id,
             openid,
             bytes,
-            doc,
+            doc: Some(doc),
+        })
+    }
+
+    /// [`Collection::prepare_new`] for an admin's document that [`value::is_normal`]: encoded
+    /// from the borrowed value, without a copy.
+    fn prepare_plain(&self, doc: &Value) -> Result<Prepared> {
+        let Value::Object(map) = doc else {
+            return Err(Error::InvalidParam {
+                reason: format!("a document must be an object, got {}", type_name(doc)),
+            });
+        };
+        let id = match map.get("_id") {
+            Some(id) => id.clone(),
+            None => Value::String(generate_id()),
+        };
+        let key = IdKey::new(&id)?;
+        let options = &self.db.inner.options;
+        value::validate_document(doc, options.max_depth)?;
+        let bytes = yundb_query::stored::encode_document(&id, map);
+        self.check_size(&bytes)?;
+        Ok(Prepared {
+            key,
+            id,
+            openid: map.get("_openid").cloned(),
+            bytes,
+            doc: None,
         })
     }
 
@@ -420,14 +455,20 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
         let options = &self.db.inner.options;
         value::validate_document(doc, options.max_depth)?;
         let bytes = yundb_storage::encode(doc);
-        if bytes.len() > options.max_document_bytes {
+        self.check_size(&bytes)?;
+        Ok(bytes)
+    }
+
+    fn check_size(&self, bytes: &[u8]) -> Result<()> {
+        let limit = self.db.inner.options.max_document_bytes;
+        if bytes.len() > limit {
             return Err(yundb_query::ValueError::TooLarge {
                 size: bytes.len(),
-                limit: options.max_document_bytes,
+                limit,
             }
             .into());
         }
-        Ok(bytes)
+        Ok(())
     }
 }
 
@@ -436,8 +477,23 @@ pub(crate) struct Prepared {
     pub(crate) id: Value,
     openid: Option<Value>,
     pub(crate) bytes: Vec<u8>,
-    /// The document as stored.
-    pub(crate) doc: Value,
+    /// The document as stored, unless it was encoded from a borrowed one.
+    doc: Option<Value>,
+}
+
+impl Prepared {
+    /// The document as stored (decoded from its bytes when it was encoded from a borrowed one).
+    pub(crate) fn doc(&self, collection: &str) -> Result<Cow<'_, Value>> {
+        Ok(match &self.doc {
+            Some(doc) => Cow::Borrowed(doc),
+            None => Cow::Owned(yundb_storage::decode(&self.bytes).map_err(|detail| {
+                StorageError::Corrupted {
+                    collection: collection.to_owned(),
+                    detail,
+                }
+            })?),
+        })
+    }
 }
 
 /// One document of a collection, by `_id`.
@@ -504,14 +560,20 @@ impl<T: Serialize + DeserializeOwned + 'static> DocRef<T> {
         let prepared = self.coll.prepare_new(data, Some(&self.id), now_ms())?;
         let mode = db.mode(&self.coll.name)?;
         let filter = yundb_query::Filter::from_wire(&serde_json::json!({"_id": self.id.clone()}))?;
-        let gate = db.write_gate(&mode, WriteKind::Update, &filter, true, &prepared.doc)?;
+        let gate = db.write_gate(
+            &mode,
+            WriteKind::Update,
+            &filter,
+            true,
+            &*prepared.doc(&self.coll.name)?,
+        )?;
         let mut result = UpdateResult::default();
         self.coll.write(|tx| {
             result = UpdateResult::default();
             match tx.get(&key)? {
                 None if !upsert => Ok(false),
                 None => {
-                    db.check_create(&mode, &prepared.doc)?;
+                    db.check_create(&mode, &*prepared.doc(&self.coll.name)?)?;
                     tx.insert(&prepared)?;
                     result.created = 1;
                     result.upserted_id = Some(prepared.id.clone());

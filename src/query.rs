@@ -424,7 +424,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
                 update.apply_with(&mut doc, &ctx)?;
                 let id = doc.get("_id").cloned();
                 let prepared = self.coll.prepare_new(doc, id.as_ref(), now)?;
-                db.check_create(&plan.mode, &prepared.doc)?;
+                db.check_create(&plan.mode, &*prepared.doc(self.coll.name())?)?;
                 tx.insert(&prepared)?;
                 insert = Some(prepared.id);
             }

@@ -95,8 +95,12 @@ impl<'t> Tx<'t> {
     /// Inserts a new record.
     pub(crate) fn insert(&mut self, p: &Prepared) -> Result<()> {
         let number = self.coll.insert(&p.key, &p.id, &p.bytes)?;
-        self.reindex(number, None, Some(&p.doc))?;
-        let after = self.copy_if_watched(&p.doc);
+        if self.meta.indexes.is_empty() && self.changes.is_none() {
+            return Ok(());
+        }
+        let doc = p.doc(self.coll.name())?;
+        self.reindex(number, None, Some(&doc))?;
+        let after = self.changes.is_some().then(|| doc.into_owned());
         self.record(&p.id, ChangeKind::Add, None, after);
         Ok(())
     }
@@ -131,8 +135,9 @@ impl<'t> Tx<'t> {
             .coll
             .replace(&p.key, &p.bytes)?
             .ok_or_else(|| missing(&p.id))?;
-        self.reindex(number, Some(&before), Some(&p.doc))?;
-        let after = self.copy_if_watched(&p.doc);
+        let doc = p.doc(self.coll.name())?;
+        self.reindex(number, Some(&before), Some(&doc))?;
+        let after = self.copy_if_watched(&doc);
         self.record(&p.id, ChangeKind::Replace, Some(before), after);
         Ok(())
     }

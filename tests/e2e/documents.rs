@@ -556,3 +556,56 @@ fn typed_documents() {
         .unwrap();
     assert_eq!(books.doc("odd").get().unwrap_err().code(), "INVALID_PARAM");
 }
+
+/// Added documents are stored with `_id` first and their other fields in the given order, on
+/// every path: admin `Value`s (encoded without a copy), extended JSON (normalised first), users
+/// (`_openid` stamped), indexed and watched collections (the stored form is decoded for them).
+#[test]
+fn added_documents_keep_their_field_order() {
+    let db = memory_with("c");
+    let c = db.collection("c");
+    c.create_index("n", &[("n", yundb::Direction::Asc)], false)
+        .unwrap();
+    let sub = c.query().watch().unwrap();
+    sub.recv().unwrap();
+    let ids = c
+        .add_many([
+            json!({"n": 1, "_id": "a", "m": {"y": 1, "x": 2}}),
+            json!({"n": 2, "m": [3, {"b": 1, "a": 2}]}),
+            json!({"n": 3, "when": {"$date": 5}, "_id": "c"}),
+        ])
+        .unwrap();
+    let text = |doc: &Value| serde_json::to_string(doc).unwrap();
+    let a = c.doc("a").get().unwrap().unwrap();
+    assert_eq!(text(&a), r#"{"_id":"a","n":1,"m":{"y":1,"x":2}}"#);
+    let b = c.doc(ids[1].clone()).get().unwrap().unwrap();
+    let b_id = ids[1].as_str().unwrap();
+    assert_eq!(
+        text(&b),
+        format!(r#"{{"_id":"{b_id}","n":2,"m":[3,{{"b":1,"a":2}}]}}"#)
+    );
+    let cc = c.doc("c").get().unwrap().unwrap();
+    assert_eq!(text(&cc), r#"{"_id":"c","n":3,"when":{"$date":5}}"#);
+    // The index holds every added document, the generated `_id` included.
+    let by_index = c.where_(json!({"n": 2})).get().unwrap();
+    assert_eq!(by_index, vec![b.clone()]);
+    // The watch saw the stored forms.
+    let snap = sub
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap()
+        .expect("one event for the add_many");
+    let changed: Vec<String> = snap.to_json()["docChanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| text(&change["doc"]))
+        .collect();
+    assert_eq!(changed, vec![text(&a), text(&b), text(&cc)]);
+    // A user's document gets `_openid` last.
+    db.as_user("o-1")
+        .collection("c")
+        .add(json!({"z": 1, "_id": "u"}))
+        .unwrap();
+    let u = c.doc("u").get().unwrap().unwrap();
+    assert_eq!(text(&u), r#"{"_id":"u","z":1,"_openid":"o-1"}"#);
+}

@@ -65,6 +65,24 @@ pub fn encode(v: &Value) -> Vec<u8> {
     out
 }
 
+/// Encodes a document as [`encode`] would encode `fields` with `_id` set to `id` and moved
+/// first.
+pub fn encode_document(id: &Value, fields: &Map<String, Value>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.push(OBJ);
+    let at = open_body(&mut out);
+    let others = fields.len() - usize::from(fields.contains_key("_id"));
+    put_varint(others as u64 + 1, &mut out);
+    put_str("_id", &mut out);
+    encode_into(id, &mut out);
+    for (k, v) in fields.iter().filter(|(k, _)| *k != "_id") {
+        put_str(k, &mut out);
+        encode_into(v, &mut out);
+    }
+    close_body(&mut out, at);
+    out
+}
+
 fn encode_into(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Null => out.push(NULL),
@@ -406,6 +424,19 @@ mod tests {
         fn round_trips(v in arb_value()) {
             let bytes = encode(&v);
             prop_assert_eq!(decode(&bytes).unwrap(), v);
+        }
+
+        #[test]
+        fn documents_encode_with_their_id_first(v in arb_value(), id in arb_value(), at in 0usize..4) {
+            let Value::Object(mut fields) = v else { return Ok(()) };
+            // `_id` given somewhere in the fields, or not at all.
+            if at < 3 {
+                fields.shift_insert(at.min(fields.len()), "_id".into(), json!("given"));
+            }
+            let mut expected = fields.clone();
+            expected.shift_remove("_id");
+            expected.shift_insert(0, "_id".into(), id.clone());
+            prop_assert_eq!(encode_document(&id, &fields), encode(&Value::Object(expected)));
         }
 
         #[test]

@@ -92,6 +92,27 @@ pub fn is_geojson(map: &Map<String, Value>) -> bool {
     }
 }
 
+/// Whether [`normalize`] certainly leaves `value` as it is: no object in it is a one-key
+/// `$` wrapper (every extended-JSON spelling is one) and it is not nested past
+/// [`NORMALIZE_DEPTH_LIMIT`]. `false` does not mean it would change.
+pub fn is_normal(value: &Value) -> bool {
+    is_normal_at(value, 0)
+}
+
+fn is_normal_at(value: &Value, depth: usize) -> bool {
+    if depth > NORMALIZE_DEPTH_LIMIT {
+        return false;
+    }
+    match value {
+        Value::Array(items) => items.iter().all(|v| is_normal_at(v, depth + 1)),
+        Value::Object(map) => {
+            let wrapper = map.len() == 1 && map.keys().all(|k| k.starts_with('$'));
+            !wrapper && map.values().all(|v| is_normal_at(v, depth + 1))
+        }
+        _ => true,
+    }
+}
+
 /// Rewrites extended-JSON spellings into the canonical value model, in place.
 ///
 /// `now_ms` is the time serverDate placeholders are relative to (the commit time).

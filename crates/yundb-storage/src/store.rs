@@ -781,21 +781,28 @@ impl RecordRead for CollectionWriter<'_> {
 }
 
 impl<'t> CollectionWriter<'t> {
+    /// The collection's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Inserts a new record.
     ///
     /// # Errors
     /// [`StorageError::DuplicateId`] if a record with this `_id` exists.
     pub fn insert(&mut self, id: &IdKey, id_value: &Value, encoded: &[u8]) -> Result<u64> {
-        if self.ids.get(id.as_bytes())?.is_some() {
+        let number = self.next;
+        // One descent of the `_id` index: insert, and put the entry back on a duplicate.
+        let existing = self.ids.insert(id.as_bytes(), number)?.map(|g| g.value());
+        if let Some(existing) = existing {
+            self.ids.insert(id.as_bytes(), existing)?;
             return Err(StorageError::DuplicateId {
                 collection: self.name.clone(),
                 id: id_value.to_string(),
             });
         }
-        let number = self.next;
         self.next += 1;
         self.records.insert(number, encoded)?;
-        self.ids.insert(id.as_bytes(), number)?;
         Ok(number)
     }
 
