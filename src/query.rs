@@ -333,6 +333,18 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
             ..plan
         };
         unlimited.projection = None;
+        if matches!(unlimited.gate, Gate::Open) && unlimited.filter.id_equality().is_none() {
+            // Every record is visible: count on the stored bytes, decoding only where the
+            // filter needs the document.
+            let read = self.coll.db().inner.store.begin_read()?;
+            let coll = read.collection(self.coll.name())?;
+            let meta = self.coll.db().meta(self.coll.name())?;
+            return match count_stored(&coll, &unlimited.filter, &meta.indexes) {
+                // An index dropped between the catalogue read and the snapshot: scan instead.
+                Err(_) if !meta.indexes.is_empty() => count_stored(&coll, &unlimited.filter, &[]),
+                other => other,
+            };
+        }
         Ok(self.run(&unlimited, &mut Stats::default())?.len() as u64)
     }
 
@@ -632,13 +644,94 @@ fn keep_stored(
     if verdict == Some(false) {
         return Ok(None);
     }
-    let doc = yundb_storage::decode(bytes).map_err(|detail| {
+    let doc = decode_stored(bytes)?;
+    Ok(((verdict == Some(true) || filter.matches(&doc)) && visible(&doc)).then_some(doc))
+}
+
+/// Whether a stored record matches, decided on its bytes where the filter can.
+fn stored_matches(filter: &Filter, bytes: &[u8]) -> Result<bool> {
+    match filter.matches_stored(bytes) {
+        Some(verdict) => Ok(verdict),
+        None => Ok(filter.matches(&decode_stored(bytes)?)),
+    }
+}
+
+fn decode_stored(bytes: &[u8]) -> Result<Value> {
+    yundb_storage::decode(bytes).map_err(|detail| {
         Error::from(yundb_storage::StorageError::Corrupted {
             collection: String::new(),
             detail,
         })
-    })?;
-    Ok(((verdict == Some(true) || filter.matches(&doc)) && visible(&doc)).then_some(doc))
+    })
+}
+
+/// How many records match `filter` (every record visible), through an index where the planner
+/// picks one, else by a scan (on several threads for a large collection).
+fn count_stored(coll: &dyn RecordRead, filter: &Filter, indexes: &[IndexSpec]) -> Result<u64> {
+    let mut tally = Tally::new(filter);
+    if let Some(scan) = planner::choose(filter, &Sort::default(), indexes) {
+        let mut seen = HashSet::new();
+        for (lo, hi) in &scan.ranges {
+            let mut read = Ok(true);
+            coll.index_scan(&scan.index, as_ref(lo), as_ref(hi), false, &mut |number| {
+                if !seen.insert(number) {
+                    return true;
+                }
+                let mut go_on = true;
+                read = coll.raw_number(number, &mut |bytes| go_on = tally.add(bytes));
+                go_on && read.is_ok()
+            })?;
+            read?;
+        }
+        return tally.result();
+    }
+    if coll.len()? >= PARALLEL_SCAN_MIN {
+        if let (Some(shared), Some((first, last))) = (coll.as_shared(), coll.number_bounds()?) {
+            let parts = parallel_parts(first, last, &|from, to| {
+                let mut tally = Tally::new(filter);
+                shared.scan_raw_range(from, to, &mut |bytes| tally.add(bytes))?;
+                tally.result()
+            })?;
+            return Ok(parts.into_iter().sum());
+        }
+    }
+    coll.scan_raw(&mut |bytes| tally.add(bytes))?;
+    tally.result()
+}
+
+/// Counts the stored records that match a filter; stops at the first error.
+struct Tally<'f> {
+    filter: &'f Filter,
+    count: u64,
+    failure: Option<Error>,
+}
+
+impl<'f> Tally<'f> {
+    fn new(filter: &'f Filter) -> Self {
+        Tally {
+            filter,
+            count: 0,
+            failure: None,
+        }
+    }
+
+    /// Counts one record; `false` once something failed.
+    fn add(&mut self, bytes: &[u8]) -> bool {
+        match stored_matches(self.filter, bytes) {
+            Ok(matched) => {
+                self.count += u64::from(matched);
+                true
+            }
+            Err(e) => {
+                self.failure = Some(e);
+                false
+            }
+        }
+    }
+
+    fn result(self) -> Result<u64> {
+        self.failure.map_or(Ok(self.count), Err)
+    }
 }
 
 /// Collections at least this large are scanned by several threads when the whole result is
@@ -654,11 +747,29 @@ fn parallel_matching(
     first: u64,
     last: u64,
 ) -> Result<Vec<Value>> {
+    let parts = parallel_parts(first, last, &|from, to| {
+        let mut out = Vec::new();
+        scan_stored(coll, Some((from, to)), filter, visible, &mut |doc| {
+            out.push(doc);
+            true
+        })?;
+        Ok(out)
+    })?;
+    Ok(parts.into_iter().flatten().collect())
+}
+
+/// Runs `part` over up to 4 slices `from..to` of the record numbers `first..=last`, one
+/// thread each, and returns their results in order.
+fn parallel_parts<R: Send>(
+    first: u64,
+    last: u64,
+    part: &(dyn Fn(u64, u64) -> Result<R> + Sync),
+) -> Result<Vec<R>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .clamp(1, 4) as u64;
     let span = (last - first) / threads + 1;
-    let parts: Vec<Result<Vec<Value>>> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let from = first + t * span;
@@ -667,14 +778,7 @@ fn parallel_matching(
                 } else {
                     (from + span).min(last + 1)
                 };
-                scope.spawn(move || {
-                    let mut out = Vec::new();
-                    scan_stored(coll, Some((from, to)), filter, visible, &mut |doc| {
-                        out.push(doc);
-                        true
-                    })?;
-                    Ok(out)
-                })
+                scope.spawn(move || part(from, to))
             })
             .collect();
         handles
@@ -687,12 +791,7 @@ fn parallel_matching(
                 })
             })
             .collect()
-    });
-    let mut all = Vec::new();
-    for part in parts {
-        all.extend(part?);
-    }
-    Ok(all)
+    })
 }
 
 /// The matching, visible documents in natural order, at most `cap` of them.
