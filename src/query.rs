@@ -16,6 +16,7 @@ use crate::access::{Gate, Mode, WriteKind};
 use crate::collection::{now_ms, Collection, RemoveResult, UpdateResult};
 use crate::db::Caller;
 use crate::error::{Error, Result};
+use crate::tx::Tx;
 
 /// Result-size limits per caller class (spec decision 4). `None` means unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -392,8 +393,8 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
             // From scratch: a group commit may run this again.
             result = UpdateResult::default();
             insert = None;
-            let targets = matching(
-                tx.reader(),
+            let targets = write_targets(
+                tx,
                 &plan.filter,
                 &|d| plan.gate.allows(&|c, id| db.lookup(c, id), d),
                 (!multi).then_some(1),
@@ -464,8 +465,8 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
         let mut removed = 0;
         self.coll.write(|tx| {
             removed = 0;
-            for doc in matching(
-                tx.reader(),
+            for doc in write_targets(
+                tx,
                 &plan.filter,
                 &|d| plan.gate.allows(&|c, id| db.lookup(c, id), d),
                 None,
@@ -582,6 +583,32 @@ pub(crate) fn execute(
     let mut docs: Vec<Value> = found.into_iter().map(|(_, d)| d).collect();
     if !sort.is_empty() {
         docs.sort_by(|a, b| sort.compare(a, b));
+    }
+    Ok(docs)
+}
+
+/// The documents a write changes, in natural order, at most `cap` of them: planned like a
+/// query, on the indexes the transaction maintains.
+fn write_targets(
+    tx: &Tx<'_>,
+    filter: &Filter,
+    visible: &(dyn Fn(&Value) -> bool + Sync),
+    cap: Option<u64>,
+) -> Result<Vec<Value>> {
+    let sort = Sort::default();
+    let mut stats = Stats::default();
+    let mut docs = execute(
+        filter,
+        &sort,
+        cap,
+        visible,
+        tx.reader(),
+        tx.indexes(),
+        &mut stats,
+    )?;
+    // An index scan returns every match (in natural order).
+    if let Some(cap) = cap {
+        docs.truncate(usize::try_from(cap).unwrap_or(usize::MAX));
     }
     Ok(docs)
 }

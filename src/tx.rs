@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
+use yundb_query::index::IndexSpec;
 use yundb_query::Applied;
 use yundb_storage::{CollectionWriter, IdKey, RecordRead};
 use yundb_watch::{Change, ChangeKind};
@@ -41,6 +42,11 @@ impl<'t> Tx<'t> {
 
     pub(crate) fn reader(&self) -> &dyn RecordRead {
         &self.coll
+    }
+
+    /// The collection's indexes (maintained in this transaction, so a write can plan on them).
+    pub(crate) fn indexes(&self) -> &[IndexSpec] {
+        &self.meta.indexes
     }
 
     pub(crate) fn get(&self, key: &IdKey) -> Result<Option<Value>> {

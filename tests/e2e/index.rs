@@ -176,7 +176,11 @@ fn indexed_results_equal_full_scans() {
                             .collection("c")
                             .where_wire(filter.clone())
                             .update(json!({"$set": set}));
+                        let counts = |r: &yundb::Result<yundb::UpdateResult>| {
+                            r.as_ref().ok().map(|r| (r.matched, r.updated))
+                        };
                         prop_assert_eq!(a.is_ok(), b.is_ok());
+                        prop_assert_eq!(counts(&a), counts(&b), "update where {}", filter);
                     }
                 }
                 let _ = plain
@@ -382,4 +386,42 @@ fn order_and_limit_stop_early() {
         .explain()
         .unwrap();
     assert_eq!(range["scan"]["equalityKeys"], 1);
+}
+
+/// Writes plan on the indexes too: a multi-document update or remove through an index changes
+/// exactly the documents a scan would, and an update of one changes the first in natural order.
+#[test]
+fn writes_use_indexes() {
+    let db = Db::memory().unwrap();
+    db.create_collection("w").unwrap();
+    let w = db.collection("w");
+    let docs: Vec<Value> = (0..300)
+        .map(|i| json!({"_id": format!("d{:03}", 299 - i), "k": i % 3, "n": i}))
+        .collect();
+    w.add_many(docs).unwrap();
+    w.create_index("k", &[("k", Direction::Desc)], false)
+        .unwrap();
+    assert_eq!(
+        w.where_(json!({"k": 1})).explain().unwrap()["stage"],
+        "IXSCAN"
+    );
+    // The first k=1 document in natural order is n=1 (`_id` d298), not the smallest `_id`.
+    let one = w
+        .where_(json!({"k": 1}))
+        .update_one(json!({"$set": {"hit": true}}))
+        .unwrap();
+    assert_eq!((one.matched, one.updated), (1, 1));
+    let hit = w.where_(json!({"hit": true})).get().unwrap();
+    assert_eq!(hit.len(), 1);
+    assert_eq!(hit[0]["n"], 1);
+    let many = w
+        .where_(json!({"k": 2, "n": {"$lt": 150}}))
+        .update(json!({"$inc": {"n": 1000}}))
+        .unwrap();
+    assert_eq!((many.matched, many.updated), (50, 50));
+    assert_eq!(w.where_(json!({"n": {"$gte": 1000}})).count().unwrap(), 50);
+    let removed = w.where_(json!({"k": 0})).remove().unwrap();
+    assert_eq!(removed.removed, 100);
+    assert_eq!(w.count().unwrap(), 200);
+    assert_eq!(w.where_(json!({"k": 0})).count().unwrap(), 0);
 }
