@@ -66,10 +66,16 @@ struct Conditions<'a> {
 
 fn conditions(node: &Node) -> Conditions<'_> {
     let mut out = Conditions::default();
-    let items: Vec<&Node> = match node {
-        Node::And(items) => items.iter().collect(),
-        other => vec![other],
-    };
+    // The conjuncts, with nested `And`s opened (`{a: {$gte: 1, $lt: 5}, b: 1}` compiles to
+    // `And[And[a ≥ 1, a < 5], b = 1]`).
+    let mut items: Vec<&Node> = Vec::new();
+    let mut open = vec![node];
+    while let Some(n) = open.pop() {
+        match n {
+            Node::And(children) => open.extend(children.iter().rev()),
+            other => items.push(other),
+        }
+    }
     for n in items {
         let Node::Path(path, pred) = n else { continue };
         if path.segments().iter().any(|s| s.index().is_some()) {
@@ -149,6 +155,16 @@ pub fn choose(filter: &Filter, sort: &Sort, indexes: &[IndexSpec]) -> Option<Ind
         if combos > MAX_RANGES || (equalities == 0 && !range && !same && !reversed) {
             continue;
         }
+        // Bounded on both sides, only one side narrows the scan: from the lower bound to the end
+        // of the key space is often most of the collection, read record by record, slower than
+        // a scan. Used then only when it also gives the order.
+        let both_bounds = next.is_some_and(|(p, _)| {
+            conds.lower.iter().any(|(q, _)| *q == p.as_str())
+                && conds.upper.iter().any(|(q, _)| *q == p.as_str())
+        });
+        if equalities == 0 && both_bounds && !same && !reversed {
+            continue;
+        }
         let mut prefixes: Vec<Vec<u8>> = vec![Vec::new()];
         for (vs, (_, dir)) in values.iter().zip(&spec.keys) {
             let mut next_prefixes = Vec::with_capacity(prefixes.len() * vs.len());
@@ -206,4 +222,54 @@ pub fn choose(filter: &Filter, sort: &Sort, indexes: &[IndexSpec]) -> Option<Ind
         }
     }
     best.map(|(_, s)| s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan(filter: Value, indexes: &[(&str, &[(&str, Direction)])]) -> Option<IndexScan> {
+        let specs: Vec<IndexSpec> = indexes
+            .iter()
+            .map(|(name, keys)| IndexSpec::new(name, keys, false).unwrap())
+            .collect();
+        choose(
+            &Filter::from_builder(&filter).unwrap(),
+            &Sort::default(),
+            &specs,
+        )
+    }
+
+    #[test]
+    fn nested_conjunctions_are_planned() {
+        let age: &[(&str, &[(&str, Direction)])] = &[("age", &[("age", Direction::Asc)])];
+        // Two bounds on the indexed field (one is used: see `choose`) beside another field.
+        let scan =
+            plan(json!({"age": {"$gte": 30}, "l": {"$in": [1, 2]}}), age).expect("the age index");
+        assert_eq!((scan.index.as_str(), scan.range), ("age", true));
+        // Two bounds narrow only one side (multikey entries): a scan instead, unless the index
+        // gives the order or an equality prefix narrows it.
+        let both = json!({"age": {"$gte": 30, "$lt": 37}, "l": {"$in": [1, 2]}});
+        assert!(plan(both.clone(), age).is_none());
+        let sorted = choose(
+            &Filter::from_builder(&both).unwrap(),
+            &Sort::new([("age", Direction::Asc)]).unwrap(),
+            &[IndexSpec::new("age", &[("age", Direction::Asc)], false).unwrap()],
+        )
+        .expect("the index gives the order");
+        assert!(sorted.ordered);
+        let compound: &[(&str, &[(&str, Direction)])] =
+            &[("l_age", &[("l", Direction::Asc), ("age", Direction::Asc)])];
+        let scan = plan(both, compound).expect("equality prefix, then a range");
+        assert_eq!((scan.equalities, scan.range), (1, true));
+        let scan = plan(
+            json!({"$and": [{"l": 1}, {"$and": [{"age": 3}, {"x": {"$gt": 1, "$lt": 2}}]}]}),
+            age,
+        )
+        .expect("the age index");
+        assert_eq!((scan.equalities, scan.range), (1, false));
+        // Alternatives are not conjunctions.
+        assert!(plan(json!({"$or": [{"age": 3}, {"l": 1}]}), age).is_none());
+    }
 }
