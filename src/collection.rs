@@ -212,9 +212,13 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
             let mut coll = txn.collection(&self.name)?;
             let mut entries = Vec::new();
             let mut refused = None;
+            let mut multikey = false;
             coll.scan_numbered(&mut |number, doc| {
                 match spec.keys_of(&doc) {
-                    Ok(keys) => entries.extend(keys.into_iter().map(|k| (number, k))),
+                    Ok(keys) => {
+                        multikey |= keys.len() > 1;
+                        entries.extend(keys.into_iter().map(|k| (number, k)));
+                    }
                     Err(e) => refused = refused.take().or(Some(e)),
                 }
                 Ok(())
@@ -225,6 +229,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
             for (number, key) in entries {
                 coll.index_put(name, &key, unique, number)?;
             }
+            txn.set_index_multikey(&self.name, name, multikey)?;
             if let Some(m) = options.as_object_mut() {
                 if let Value::Array(items) = m
                     .entry("indexes")

@@ -497,7 +497,7 @@ pub(crate) fn execute(
     let scan = if filter.id_equality().is_some() {
         None
     } else {
-        planner::choose(filter, sort, indexes)
+        planner::choose(filter, sort, indexes, &|index| single_key(coll, index))
     };
     let Some(scan) = scan else {
         stats.plan = if filter.id_equality().is_some() {
@@ -675,6 +675,11 @@ fn keep_stored(
     Ok(((verdict == Some(true) || filter.matches(&doc)) && visible(&doc)).then_some(doc))
 }
 
+/// Whether no record has put two or more entries in `index` (unknown or unreadable: no).
+fn single_key(coll: &dyn RecordRead, index: &str) -> bool {
+    coll.index_multikey(index).is_ok_and(|multikey| !multikey)
+}
+
 /// Whether a stored record matches, decided on its bytes where the filter can.
 fn stored_matches(filter: &Filter, bytes: &[u8]) -> Result<bool> {
     match filter.matches_stored(bytes) {
@@ -696,7 +701,8 @@ fn decode_stored(bytes: &[u8]) -> Result<Value> {
 /// picks one, else by a scan (on several threads for a large collection).
 fn count_stored(coll: &dyn RecordRead, filter: &Filter, indexes: &[IndexSpec]) -> Result<u64> {
     let mut tally = Tally::new(filter);
-    if let Some(scan) = planner::choose(filter, &Sort::default(), indexes) {
+    let single = |index: &str| single_key(coll, index);
+    if let Some(scan) = planner::choose(filter, &Sort::default(), indexes, &single) {
         let mut seen = HashSet::new();
         for (lo, hi) in &scan.ranges {
             let mut read = Ok(true);

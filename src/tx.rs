@@ -94,6 +94,9 @@ impl<'t> Tx<'t> {
             for k in new_keys.iter().filter(|k| !old_keys.contains(k)) {
                 self.coll.index_put(&spec.name, k, spec.unique, number)?;
             }
+            if new_keys.len() > 1 {
+                self.coll.mark_multikey(&spec.name)?;
+            }
         }
         Ok(())
     }

@@ -44,7 +44,14 @@ fn arb_filter() -> impl Strategy<Value = Value> {
     let path = prop_oneof![Just("a"), Just("b"), Just("c.x"), Just("c.ys")];
     let leaf = (
         path,
-        prop_oneof![Just("eq"), Just("in"), Just("gt"), Just("lte"), Just("ne")],
+        prop_oneof![
+            Just("eq"),
+            Just("in"),
+            Just("gt"),
+            Just("lte"),
+            Just("ne"),
+            Just("between")
+        ],
         arb_value(),
         arb_value(),
     )
@@ -53,6 +60,8 @@ fn arb_filter() -> impl Strategy<Value = Value> {
             "in" => json!({ p: {"$in": [v, w]} }),
             "gt" => json!({ p: {"$gt": v} }),
             "lte" => json!({ p: {"$lte": v} }),
+            // Both bounds: intersected on single-key indexes only.
+            "between" => json!({ p: {"$gte": v, "$lt": w} }),
             _ => json!({ p: {"$ne": v} }),
         });
     prop::collection::vec(leaf, 0..3)
@@ -76,6 +85,7 @@ fn arb_indexes() -> impl Strategy<Value = Vec<(String, Vec<(&'static str, Direct
         Just(vec![("a", Direction::Desc)]),
         Just(vec![("b", Direction::Asc), ("a", Direction::Desc)]),
         Just(vec![("c.x", Direction::Desc)]),
+        Just(vec![("c.x", Direction::Asc)]),
         Just(vec![("c.ys", Direction::Asc)]),
         Just(vec![("a", Direction::Asc), ("c.x", Direction::Asc)]),
     ];
@@ -424,4 +434,60 @@ fn writes_use_indexes() {
     assert_eq!(removed.removed, 100);
     assert_eq!(w.count().unwrap(), 200);
     assert_eq!(w.where_(json!({"k": 0})).count().unwrap(), 0);
+}
+
+/// A two-sided range narrows both ends of a single-key index; once a record puts two entries in
+/// the index (an array), only one bound could, so a lone two-sided range scans instead. The
+/// state survives reopening and is made again by a rebuilt index.
+#[test]
+fn two_sided_ranges_on_single_key_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redb");
+    let between = json!({"age": {"$gte": 300, "$lt": 310}});
+    let explain = |db: &Db| {
+        db.collection("p")
+            .where_(between.clone())
+            .explain()
+            .unwrap()
+    };
+    {
+        let db = Db::open(&path).unwrap();
+        db.create_collection("p").unwrap();
+        let docs: Vec<Value> = (0..1000).map(|i| json!({"age": i})).collect();
+        db.collection("p").add_many(docs).unwrap();
+        db.collection("p")
+            .create_index("age", &[("age", Direction::Asc)], false)
+            .unwrap();
+        let plan = explain(&db);
+        assert_eq!(plan["stage"], "IXSCAN", "{plan}");
+        // 300..=310: bounds are inclusive, the filter re-checks.
+        assert_eq!(plan["keysExamined"], 11, "{plan}");
+        assert_eq!(plan["returned"], 10, "{plan}");
+    }
+    let db = Db::open(&path).unwrap();
+    let p = db.collection("p");
+    assert_eq!(explain(&db)["keysExamined"], 11, "kept across reopening");
+    let multi = p.add(json!({"age": [2000, 305]})).unwrap();
+    let plan = explain(&db);
+    assert_eq!(plan["stage"], "COLLSCAN", "{plan}");
+    assert_eq!(p.where_(between.clone()).count().unwrap(), 11);
+    assert_eq!(p.where_(between.clone()).get().unwrap().len(), 11);
+    // Giving the order, the index still serves (from the lower bound).
+    let ordered = p.where_(between.clone()).order_by("age", "asc").limit(3);
+    assert_eq!(ordered.explain().unwrap()["stage"], "IXSCAN");
+    assert_eq!(ordered.get().unwrap()[0]["age"], 300);
+    // Rebuilt without the array, the index is single-key again.
+    p.doc(multi).remove().unwrap();
+    assert!(p.drop_index("age").unwrap());
+    p.create_index("age", &[("age", Direction::Asc)], false)
+        .unwrap();
+    assert_eq!(explain(&db)["keysExamined"], 11);
+    assert_eq!(
+        p.where_(json!({"age": {"$gt": 500, "$lt": 400}}))
+            .get()
+            .unwrap()
+            .len(),
+        0,
+        "an inverted range holds nothing"
+    );
 }

@@ -99,8 +99,20 @@ fn conditions(node: &Node) -> Conditions<'_> {
     out
 }
 
-/// Chooses the best usable index, if any.
-pub fn choose(filter: &Filter, sort: &Sort, indexes: &[IndexSpec]) -> Option<IndexScan> {
+/// The first of `bounds` on `path`.
+fn bound_on<'a>(bounds: &[(&str, &'a Value)], path: Option<&str>) -> Option<&'a Value> {
+    let path = path?;
+    bounds.iter().find(|(q, _)| *q == path).map(|(_, v)| *v)
+}
+
+/// Chooses the best usable index, if any. `single_key` says which indexes no record has put
+/// two or more entries in: only there do both bounds of a range narrow the scan.
+pub fn choose(
+    filter: &Filter,
+    sort: &Sort,
+    indexes: &[IndexSpec],
+    single_key: &dyn Fn(&str) -> bool,
+) -> Option<IndexScan> {
     let conds = conditions(&filter.root);
     let mut best: Option<(usize, IndexScan)> = None;
     for spec in indexes {
@@ -113,27 +125,16 @@ pub fn choose(filter: &Filter, sort: &Sort, indexes: &[IndexSpec]) -> Option<Ind
         }
         let equalities = values.len();
         let next = spec.keys.get(equalities);
-        let lower = next.and_then(|(p, _)| {
-            conds
-                .lower
-                .iter()
-                .find(|(q, _)| *q == p.as_str())
-                .map(|(_, v)| *v)
-        });
-        // Only one side: over an array field `$gt` and `$lt` may hold for different elements,
-        // so intersecting them would miss documents (MongoDB does not intersect multikey
-        // bounds either).
-        let upper = if lower.is_some() {
-            None
-        } else {
-            next.and_then(|(p, _)| {
-                conds
-                    .upper
-                    .iter()
-                    .find(|(q, _)| *q == p.as_str())
-                    .map(|(_, v)| *v)
-            })
-        };
+        let next_path = next.map(|(p, _)| p.as_str());
+        let lower = bound_on(&conds.lower, next_path);
+        let upper = bound_on(&conds.upper, next_path);
+        let both_bounds = lower.is_some() && upper.is_some();
+        // Asked only when it matters (it may read storage).
+        let single = both_bounds && single_key(&spec.name);
+        // On a multikey index only one side: over an array field `$gt` and `$lt` may hold for
+        // different elements, so intersecting them would miss documents (MongoDB does not
+        // intersect multikey bounds either).
+        let upper = if both_bounds && !single { None } else { upper };
         let range =
             next.is_some_and(|(_, d)| *d == Direction::Asc) && (lower.is_some() || upper.is_some());
         // The sort must be the keys after the equality prefix, all as indexed or all reversed.
@@ -155,14 +156,10 @@ pub fn choose(filter: &Filter, sort: &Sort, indexes: &[IndexSpec]) -> Option<Ind
         if combos > MAX_RANGES || (equalities == 0 && !range && !same && !reversed) {
             continue;
         }
-        // Bounded on both sides, only one side narrows the scan: from the lower bound to the end
-        // of the key space is often most of the collection, read record by record, slower than
-        // a scan. Used then only when it also gives the order.
-        let both_bounds = next.is_some_and(|(p, _)| {
-            conds.lower.iter().any(|(q, _)| *q == p.as_str())
-                && conds.upper.iter().any(|(q, _)| *q == p.as_str())
-        });
-        if equalities == 0 && both_bounds && !same && !reversed {
+        // Bounded on both sides, a multikey index narrows only one: from the lower bound to the
+        // end of the key space is often most of the collection, read record by record, slower
+        // than a scan. Used then only when it also gives the order.
+        if equalities == 0 && both_bounds && !single && !same && !reversed {
             continue;
         }
         let mut prefixes: Vec<Vec<u8>> = vec![Vec::new()];
@@ -238,6 +235,7 @@ mod tests {
             &Filter::from_builder(&filter).unwrap(),
             &Sort::default(),
             &specs,
+            &|_| false,
         )
     }
 
@@ -256,6 +254,7 @@ mod tests {
             &Filter::from_builder(&both).unwrap(),
             &Sort::new([("age", Direction::Asc)]).unwrap(),
             &[IndexSpec::new("age", &[("age", Direction::Asc)], false).unwrap()],
+            &|_| false,
         )
         .expect("the index gives the order");
         assert!(sorted.ordered);
@@ -269,6 +268,22 @@ mod tests {
         )
         .expect("the age index");
         assert_eq!((scan.equalities, scan.range), (1, false));
+        // A single-key index takes both bounds.
+        let scan = choose(
+            &Filter::from_builder(&json!({"age": {"$gt": 30, "$lte": 37}, "l": 1})).unwrap(),
+            &Sort::default(),
+            &[IndexSpec::new("age", &[("age", Direction::Asc)], false).unwrap()],
+            &|name| name == "age",
+        )
+        .expect("both bounds");
+        let [(Bound::Included(lo), Bound::Excluded(hi))] = scan.ranges.as_slice() else {
+            panic!("one bounded range: {scan:?}");
+        };
+        assert!(lo.as_slice() < hi.as_slice());
+        assert_eq!(
+            lo.as_slice(),
+            component(&json!(30), Direction::Asc).as_slice()
+        );
         // Alternatives are not conjunctions.
         assert!(plan(json!({"$or": [{"age": 3}, {"l": 1}]}), age).is_none());
     }

@@ -28,6 +28,20 @@ use crate::resident::{Resident, Residents};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("yundb_meta");
 const CATALOG: TableDefinition<&str, &[u8]> = TableDefinition::new("yundb_catalog");
+/// Per index (`collection/index`): 1 once a record has put two or more entries in it
+/// (multikey), 0 while none has. An index without an entry here (one made before this table
+/// existed) counts as multikey.
+const MULTIKEY: TableDefinition<&str, u64> = TableDefinition::new("yundb_multikey");
+
+fn multikey_key(collection: &str, index: &str) -> String {
+    // Collection names hold no `/`: the first one separates the two.
+    format!("{collection}/{index}")
+}
+
+/// Whether `table` says the index may be multikey (unknown: yes).
+fn read_multikey(table: &impl ReadableTable<&'static str, u64>, key: &str) -> Result<bool> {
+    Ok(table.get(key)?.is_none_or(|g| g.value() != 0))
+}
 const FORMAT: u64 = 2;
 
 /// The longest collection name accepted.
@@ -93,6 +107,21 @@ fn scan_index(
     reverse: bool,
     f: &mut dyn FnMut(u64) -> bool,
 ) -> Result<()> {
+    let start = match lower {
+        Bound::Included(k) | Bound::Excluded(k) => Some(k),
+        Bound::Unbounded => None,
+    };
+    let end = match upper {
+        Bound::Included(k) | Bound::Excluded(k) => Some(k),
+        Bound::Unbounded => None,
+    };
+    // An empty or inverted range (`{$gte: 5, $lt: 3}`) holds nothing.
+    if let (Some(start), Some(end)) = (start, end) {
+        let inclusive = matches!((lower, upper), (Bound::Included(_), Bound::Included(_)));
+        if start > end || (start == end && !inclusive) {
+            return Ok(());
+        }
+    }
     let range = table.range((lower, upper))?;
     if reverse {
         for entry in range.rev() {
@@ -406,6 +435,10 @@ impl WriteTxn {
         for table in indexes {
             self.txn.delete_table(IndexDef::new(&table))?;
         }
+        let mut multikey = self.txn.open_table(MULTIKEY)?;
+        let start = format!("{name}/");
+        let end = format!("{name}0"); // `0` follows `/`
+        multikey.retain_in(start.as_str()..end.as_str(), |_, _| false)?;
         Ok(true)
     }
 
@@ -421,6 +454,19 @@ impl WriteTxn {
     pub fn drop_index_table(&self, collection: &str, index: &str) -> Result<()> {
         self.txn
             .delete_table(IndexDef::new(&index_table(collection, index)))?;
+        self.txn
+            .open_table(MULTIKEY)?
+            .remove(multikey_key(collection, index).as_str())?;
+        Ok(())
+    }
+
+    /// Records whether some record has put two or more entries in an index (see
+    /// [`RecordRead::index_multikey`]).
+    pub fn set_index_multikey(&self, collection: &str, index: &str, multikey: bool) -> Result<()> {
+        self.txn.open_table(MULTIKEY)?.insert(
+            multikey_key(collection, index).as_str(),
+            u64::from(multikey),
+        )?;
         Ok(())
     }
 
@@ -523,6 +569,9 @@ pub trait RecordRead {
         reverse: bool,
         f: &mut dyn FnMut(u64) -> bool,
     ) -> Result<()>;
+    /// Whether some record may have put two or more entries in `index` (an array on an indexed
+    /// path): only a single-key index lets both bounds of a range narrow a scan.
+    fn index_multikey(&self, index: &str) -> Result<bool>;
     /// The number of records.
     fn len(&self) -> Result<u64>;
     /// Whether the collection holds no records.
@@ -728,6 +777,13 @@ impl RecordRead for CollectionReader<'_> {
             .open_table(IndexDef::new(&index_table(&self.tables.name, index)))?;
         scan_index(&table, lower, upper, reverse, f)
     }
+    fn index_multikey(&self, index: &str) -> Result<bool> {
+        match self.read.txn.open_table(MULTIKEY) {
+            Ok(table) => read_multikey(&table, &multikey_key(&self.tables.name, index)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(true),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// One collection inside a write transaction.
@@ -777,6 +833,10 @@ impl RecordRead for CollectionWriter<'_> {
             .txn
             .open_table(IndexDef::new(&index_table(&self.name, index)))?;
         scan_index(&table, lower, upper, reverse, f)
+    }
+    fn index_multikey(&self, index: &str) -> Result<bool> {
+        let table = self.txn.open_table(MULTIKEY)?;
+        read_multikey(&table, &multikey_key(&self.name, index))
     }
 }
 
@@ -864,6 +924,16 @@ impl<'t> CollectionWriter<'t> {
             });
         }
         table.insert(k.as_slice(), record)?;
+        Ok(())
+    }
+
+    /// Records that a record put two or more entries in `index` (once; it stays multikey).
+    pub fn mark_multikey(&mut self, index: &str) -> Result<()> {
+        let key = multikey_key(&self.name, index);
+        let mut table = self.txn.open_table(MULTIKEY)?;
+        if !read_multikey(&table, &key)? {
+            table.insert(key.as_str(), 1)?;
+        }
         Ok(())
     }
 
