@@ -497,9 +497,10 @@ impl WriteTxn {
             .txn
             .open_table(TableDefinition::new(&records_table(name)))?;
         let next = records.last()?.map_or(0, |(k, _)| k.value() + 1);
-        self.touched.lock().push(name.to_owned());
         Ok(CollectionWriter {
             txn: &self.txn,
+            touched: &self.touched,
+            changes_records: false,
             indexes: HashMap::new(),
             name: name.to_owned(),
             records,
@@ -789,6 +790,10 @@ impl RecordRead for CollectionReader<'_> {
 /// One collection inside a write transaction.
 pub struct CollectionWriter<'t> {
     txn: &'t WriteTransaction,
+    /// The transaction's collections whose records change (their resident copies stop being
+    /// current); this one is added on its first record change. Index-only changes keep them.
+    touched: &'t Mutex<Vec<String>>,
+    changes_records: bool,
     indexes: HashMap<String, Table<'t, &'static [u8], u64>>,
     name: String,
     records: Table<'t, u64, &'static [u8]>,
@@ -846,11 +851,19 @@ impl<'t> CollectionWriter<'t> {
         &self.name
     }
 
+    fn records_change(&mut self) {
+        if !self.changes_records {
+            self.changes_records = true;
+            self.touched.lock().push(self.name.clone());
+        }
+    }
+
     /// Inserts a new record.
     ///
     /// # Errors
     /// [`StorageError::DuplicateId`] if a record with this `_id` exists.
     pub fn insert(&mut self, id: &IdKey, id_value: &Value, encoded: &[u8]) -> Result<u64> {
+        self.records_change();
         let number = self.next;
         // One descent of the `_id` index: insert, and put the entry back on a duplicate.
         let existing = self.ids.insert(id.as_bytes(), number)?.map(|g| g.value());
@@ -869,6 +882,7 @@ impl<'t> CollectionWriter<'t> {
     /// Replaces an existing record in place (it keeps its position in natural order). Returns
     /// its record number, or `None` if there is no record with this `_id`.
     pub fn replace(&mut self, id: &IdKey, encoded: &[u8]) -> Result<Option<u64>> {
+        self.records_change();
         let Some(number) = self.ids.get(id.as_bytes())?.map(|g| g.value()) else {
             return Ok(None);
         };
@@ -878,6 +892,7 @@ impl<'t> CollectionWriter<'t> {
 
     /// Removes a record. Returns its record number, or `None` if it did not exist.
     pub fn remove(&mut self, id: &IdKey) -> Result<Option<u64>> {
+        self.records_change();
         let Some(number) = self.ids.remove(id.as_bytes())?.map(|g| g.value()) else {
             return Ok(None);
         };
@@ -967,6 +982,45 @@ impl<'t> CollectionWriter<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Resident copies hold records only: a commit that changes only an index keeps them; one
+    /// that changes a record (even one it then restores) ends them.
+    #[test]
+    fn index_only_commits_keep_resident_copies() -> Result<()> {
+        use serde_json::json;
+        let store = Store::memory()?;
+        let txn = store.begin_write()?;
+        txn.create_collection("c", &json!({}))?;
+        {
+            let mut c = txn.collection("c")?;
+            for i in 0..2000u64 {
+                let id = json!(i);
+                c.insert(&IdKey::new(&id)?, &id, &codec::encode(&json!({"_id": i})))?;
+            }
+        }
+        txn.commit()?;
+        let resident = |store: &Store| -> Result<bool> {
+            Ok(store.begin_read()?.collection("c")?.resident().is_some())
+        };
+        for _ in 0..2 {
+            store
+                .begin_read()?
+                .collection("c")?
+                .scan_raw(&mut |_| true)?;
+        }
+        assert!(resident(&store)?, "the second scan makes a copy");
+        let txn = store.begin_write()?;
+        txn.create_index_table("c", "k")?;
+        txn.collection("c")?.index_put("k", b"key", false, 0)?;
+        txn.set_index_multikey("c", "k", false)?;
+        txn.commit()?;
+        assert!(resident(&store)?, "an index-only commit keeps it");
+        let txn = store.begin_write()?;
+        txn.collection("c")?.remove(&IdKey::new(&json!(0))?)?;
+        txn.commit()?;
+        assert!(!resident(&store)?, "a record change ends it");
+        Ok(())
+    }
 
     /// The shared snapshot must not keep the store's state alive: a snapshot once held the
     /// state that caches it (a reference cycle, found by the storage_model fuzzer's leak
