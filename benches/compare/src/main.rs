@@ -403,38 +403,51 @@ fn main() {
         d["_id"] = json!(format!("{prefix}-{i}"));
         d
     };
-    let single: Vec<Value> = extra
-        .iter()
-        .enumerate()
-        .map(|(i, d)| with_id("new", i, d))
-        .collect();
     // Into their own collection and tables, so the query workloads below see the same data.
+    // Single durable commits are noisy: each workload runs INSERT_RUNS times (fresh ids each
+    // run), and the median counts.
+    const INSERT_RUNS: usize = 3;
     y.create_collection("inserts").unwrap();
     let inserts = y.collection("inserts");
     c.execute_batch("CREATE TABLE inserts (id TEXT PRIMARY KEY, doc BLOB NOT NULL)")
         .unwrap();
-    let (y_ins, _) = time(1, || {
-        for d in &single {
+    let runs: Vec<Vec<Value>> = (0..INSERT_RUNS)
+        .map(|run| {
+            extra
+                .iter()
+                .enumerate()
+                .map(|(i, d)| with_id(&format!("new{run}"), i, d))
+                .collect()
+        })
+        .collect();
+    let mut run = 0;
+    let (y_ins, _) = time(INSERT_RUNS, || {
+        for d in &runs[run] {
             inserts.add(d).unwrap();
         }
+        run += 1;
     });
-    let (s_ins, _) = time(1, || {
+    let mut run = 0;
+    let (s_ins, _) = time(INSERT_RUNS, || {
         let mut st = c
             .prepare_cached("INSERT INTO inserts (id, doc) VALUES (?1, jsonb(?2))")
             .unwrap();
         for (id, text) in &extra_texts {
-            st.execute(params![id, text]).unwrap();
+            st.execute(params![format!("{run}{id}"), text]).unwrap();
         }
+        run += 1;
     });
-    let (r_ins, _) = time(1, || {
+    let mut run = 0;
+    let (r_ins, _) = time(INSERT_RUNS, || {
         for (id, text) in &extra_texts {
             let txn = r.begin_write().unwrap();
             txn.open_table(RAW_INSERTS)
                 .unwrap()
-                .insert(id.as_str(), text.as_bytes())
+                .insert(format!("{run}{id}").as_str(), text.as_bytes())
                 .unwrap();
             txn.commit().unwrap();
         }
+        run += 1;
     });
     rows.push(Row {
         name: "durable single insert (per insert)",
@@ -442,24 +455,29 @@ fn main() {
         sqlite: Some(s_ins / 1000),
         polo: polo.insert,
         redb: Some(r_ins / 1000),
-        note: "1,000 inserts, one commit each".into(),
+        note: format!("1,000 inserts, one commit each; median of {INSERT_RUNS} runs"),
     });
 
     // Four writers at once: commits are grouped.
-    let (y_ins4, _) = time(1, || {
+    let mut run = 0;
+    let (y_ins4, _) = time(INSERT_RUNS, || {
+        let prefix = format!("four{run}");
         std::thread::scope(|s| {
             for t in 0..4 {
                 let inserts = &inserts;
                 let extra = &extra;
+                let prefix = &prefix;
                 s.spawn(move || {
                     for (i, d) in extra.iter().enumerate().skip(t).step_by(4) {
-                        inserts.add(with_id("four", i, d)).unwrap();
+                        inserts.add(with_id(prefix, i, d)).unwrap();
                     }
                 });
             }
         });
+        run += 1;
     });
-    let (r_ins4, _) = time(1, || {
+    let mut run = 0;
+    let (r_ins4, _) = time(INSERT_RUNS, || {
         std::thread::scope(|s| {
             for t in 0..4 {
                 let r = &r;
@@ -469,13 +487,14 @@ fn main() {
                         let txn = r.begin_write().unwrap();
                         txn.open_table(RAW_INSERTS)
                             .unwrap()
-                            .insert(format!("four-{id}").as_str(), text.as_bytes())
+                            .insert(format!("four{run}-{id}").as_str(), text.as_bytes())
                             .unwrap();
                         txn.commit().unwrap();
                     }
                 });
             }
         });
+        run += 1;
     });
     rows.push(Row {
         name: "4 writers, durable single inserts (per insert)",
