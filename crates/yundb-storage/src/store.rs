@@ -8,7 +8,7 @@
 //!   every insert, so a scan of this table is insertion order ("natural order").
 //! - `i/<name>` (`&[u8] → u64`): encoded `_id` ([`IdKey`]) → record number.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
@@ -501,6 +501,7 @@ impl WriteTxn {
             txn: &self.txn,
             touched: &self.touched,
             changes_records: false,
+            multikey: HashSet::new(),
             indexes: HashMap::new(),
             name: name.to_owned(),
             records,
@@ -794,6 +795,8 @@ pub struct CollectionWriter<'t> {
     /// current); this one is added on its first record change. Index-only changes keep them.
     touched: &'t Mutex<Vec<String>>,
     changes_records: bool,
+    /// Indexes this writer has seen marked multikey (no need to look again).
+    multikey: HashSet<String>,
     indexes: HashMap<String, Table<'t, &'static [u8], u64>>,
     name: String,
     records: Table<'t, u64, &'static [u8]>,
@@ -944,11 +947,15 @@ impl<'t> CollectionWriter<'t> {
 
     /// Records that a record put two or more entries in `index` (once; it stays multikey).
     pub fn mark_multikey(&mut self, index: &str) -> Result<()> {
+        if self.multikey.contains(index) {
+            return Ok(());
+        }
         let key = multikey_key(&self.name, index);
         let mut table = self.txn.open_table(MULTIKEY)?;
         if !read_multikey(&table, &key)? {
             table.insert(key.as_str(), 1)?;
         }
+        self.multikey.insert(index.to_owned());
         Ok(())
     }
 
