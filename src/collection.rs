@@ -279,11 +279,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
             txn.set_collection_options(&self.name, &options)?;
             writer.commit(txn)?;
             self.db.forget(&self.name);
-        } else {
-            // Ended before `finish`, which may need to start a (durable) write transaction.
-            drop(txn);
         }
-        drop(writer);
         Ok(out)
     }
 
@@ -392,9 +388,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
         self.db.fill_placeholder(&mut doc);
         value::normalize(&mut doc, now)?;
         let Value::Object(mut map) = doc else {
-            return Err(Error::InvalidParam {
-                reason: format!("a document must be an object, got {}", type_name(&doc)),
-            });
+            return Err(not_an_object(&doc));
         };
         let id = match (id, map.shift_remove("_id")) {
             (Some(id), Some(given)) if IdKey::new(&given)? != IdKey::new(id)? => {
@@ -434,9 +428,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Collection<T> {
     /// from the borrowed value, without a copy.
     fn prepare_plain(&self, doc: &Value) -> Result<Prepared> {
         let Value::Object(map) = doc else {
-            return Err(Error::InvalidParam {
-                reason: format!("a document must be an object, got {}", type_name(doc)),
-            });
+            return Err(not_an_object(doc));
         };
         let id = match map.get("_id") {
             Some(id) => id.clone(),
@@ -491,12 +483,7 @@ impl Prepared {
     pub(crate) fn doc(&self, collection: &str) -> Result<Cow<'_, Value>> {
         Ok(match &self.doc {
             Some(doc) => Cow::Borrowed(doc),
-            None => Cow::Owned(yundb_storage::decode(&self.bytes).map_err(|detail| {
-                StorageError::Corrupted {
-                    collection: collection.to_owned(),
-                    detail,
-                }
-            })?),
+            None => Cow::Owned(yundb_storage::decode_record(collection, &self.bytes)?),
         })
     }
 }
@@ -639,6 +626,12 @@ impl<T: Serialize + DeserializeOwned + 'static> DocRef<T> {
         self.coll
             .where_wire(serde_json::json!({"_id": self.id.clone()}))
             .remove_by(true)
+    }
+}
+
+fn not_an_object(doc: &Value) -> Error {
+    Error::InvalidParam {
+        reason: format!("a document must be an object, got {}", type_name(doc)),
     }
 }
 

@@ -265,7 +265,6 @@ impl Db {
         txn.create_collection(name, &json!({"permission": permission.to_json()}))?;
         writer.commit(txn)?;
         self.forget(name);
-        drop(writer);
         Ok(())
     }
 
@@ -345,7 +344,6 @@ impl Db {
         writer.commit(txn)?;
         self.forget(name);
         self.inner.hub.end_client_watches(name);
-        drop(writer);
         Ok(())
     }
 
@@ -359,10 +357,7 @@ impl Db {
             let seq = writer.commit(txn)?;
             self.forget(name);
             crate::watch::publish_drop(self, name, seq);
-        } else {
-            drop(txn);
         }
-        drop(writer);
         Ok(existed)
     }
 

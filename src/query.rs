@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::ops::Bound;
 
 use yundb_query::index::IndexSpec;
-use yundb_query::planner;
+use yundb_query::planner::{self, IndexScan};
 
 use crate::access::{Gate, Mode, WriteKind};
 use crate::collection::{now_ms, Collection, RemoveResult, UpdateResult};
@@ -278,15 +278,19 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
     }
 
     fn run(&self, plan: &Plan, stats: &mut Stats) -> Result<Vec<Value>> {
+        self.on_snapshot(|coll, indexes| self.execute(plan, coll, indexes, stats))
+    }
+
+    /// Runs `f` on the collection in the current read snapshot, with its indexes.
+    fn on_snapshot<R>(
+        &self,
+        mut f: impl FnMut(&dyn RecordRead, &[IndexSpec]) -> Result<R>,
+    ) -> Result<R> {
         let db = self.coll.db();
         let read = db.inner.store.begin_read()?;
         let coll = read.collection(self.coll.name())?;
         let meta = db.meta(self.coll.name())?;
-        match self.execute(plan, &coll, &meta.indexes, stats) {
-            // An index dropped between the catalogue read and the snapshot: scan instead.
-            Err(_) if !meta.indexes.is_empty() => self.execute(plan, &coll, &[], stats),
-            other => other,
-        }
+        or_scan(&meta.indexes, |indexes| f(&coll, indexes))
     }
 
     /// Runs the query and returns the matching documents.
@@ -337,14 +341,8 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
         if matches!(unlimited.gate, Gate::Open) && unlimited.filter.id_equality().is_none() {
             // Every record is visible: count on the stored bytes, decoding only where the
             // filter needs the document.
-            let read = self.coll.db().inner.store.begin_read()?;
-            let coll = read.collection(self.coll.name())?;
-            let meta = self.coll.db().meta(self.coll.name())?;
-            return match count_stored(&coll, &unlimited.filter, &meta.indexes) {
-                // An index dropped between the catalogue read and the snapshot: scan instead.
-                Err(_) if !meta.indexes.is_empty() => count_stored(&coll, &unlimited.filter, &[]),
-                other => other,
-            };
+            return self
+                .on_snapshot(|coll, indexes| count_stored(coll, &unlimited.filter, indexes));
         }
         Ok(self.run(&unlimited, &mut Stats::default())?.len() as u64)
     }
@@ -482,6 +480,18 @@ impl<T: Serialize + DeserializeOwned + 'static> Query<T> {
     }
 }
 
+/// Runs `f` with the collection's indexes; if that fails while there are some (an index
+/// dropped between the catalogue read and the snapshot), runs it again without: by scan.
+pub(crate) fn or_scan<R>(
+    indexes: &[IndexSpec],
+    mut f: impl FnMut(&[IndexSpec]) -> Result<R>,
+) -> Result<R> {
+    match f(indexes) {
+        Err(_) if !indexes.is_empty() => f(&[]),
+        other => other,
+    }
+}
+
 /// Runs a filter with a sort order on one snapshot: the matching documents `visible` lets
 /// through, in result order (sorted, or natural order), at least the first `want` of them when
 /// given. Uses an index when the planner finds one.
@@ -518,16 +528,51 @@ pub(crate) fn execute(
         return Ok(docs);
     };
     stats.plan = json!({"stage": "IXSCAN", "scan": scan.describe()});
-    let mut seen = HashSet::new();
     let mut found: Vec<(u64, Value)> = Vec::new();
+    index_records(coll, &scan, stats, &mut |number, bytes| {
+        let Some(doc) = keep_stored(coll, filter, visible, bytes)? else {
+            return Ok(true);
+        };
+        // In index order, stop once the limit is reached and the last key's ties are in.
+        if scan.ordered {
+            if let (Some(w), Some((_, last))) = (want, found.last()) {
+                if found.len() as u64 >= w
+                    && (scan.ties_in_order || sort.compare(last, &doc) != std::cmp::Ordering::Equal)
+                {
+                    return Ok(false);
+                }
+            }
+        }
+        found.push((number, doc));
+        Ok(true)
+    })?;
+    // Natural order first (record numbers grow with inserts), then a stable sort: exactly
+    // what a full scan gives.
+    found.sort_by_key(|(n, _)| *n);
+    let mut docs: Vec<Value> = found.into_iter().map(|(_, d)| d).collect();
+    if !sort.is_empty() {
+        docs.sort_by(|a, b| sort.compare(a, b));
+    }
+    Ok(docs)
+}
+
+/// Calls `f` with the record number and stored bytes of each record an index scan finds, once
+/// each, in scan order, until it returns `false`; counts keys and records in `stats`.
+fn index_records(
+    coll: &dyn RecordRead,
+    scan: &IndexScan,
+    stats: &mut Stats,
+    f: &mut dyn FnMut(u64, &[u8]) -> Result<bool>,
+) -> Result<()> {
+    let mut seen = HashSet::new();
     let mut failure = None;
     let ranges: Vec<_> = if scan.reverse {
         scan.ranges.iter().rev().collect()
     } else {
         scan.ranges.iter().collect()
     };
-    'ranges: for (lo, hi) in ranges {
-        let mut stop = false;
+    for (lo, hi) in ranges {
+        let mut go_on = true;
         coll.index_scan(
             &scan.index,
             as_ref(lo),
@@ -539,52 +584,28 @@ pub(crate) fn execute(
                     return true;
                 }
                 stats.docs_examined += 1;
-                let mut kept = Ok(None);
-                if let Err(e) = coll.raw_number(number, &mut |bytes| {
-                    kept = keep_stored(filter, visible, bytes);
-                }) {
-                    failure = Some(Error::from(e));
-                    return false;
-                }
-                let doc = match kept {
-                    Ok(Some(doc)) => doc,
-                    Ok(None) => return true,
+                let read = coll.raw_number(number, &mut |bytes| match f(number, bytes) {
+                    Ok(more) => go_on = more,
                     Err(e) => {
                         failure = Some(e);
-                        return false;
+                        go_on = false;
                     }
-                };
-                // In index order, stop once the limit is reached and the last key's ties are in.
-                if scan.ordered {
-                    if let (Some(w), Some((_, last))) = (want, found.last()) {
-                        if found.len() as u64 >= w
-                            && (scan.ties_in_order
-                                || sort.compare(last, &doc) != std::cmp::Ordering::Equal)
-                        {
-                            stop = true;
-                            return false;
-                        }
-                    }
+                });
+                if let Err(e) = read {
+                    failure = Some(e.into());
+                    go_on = false;
                 }
-                found.push((number, doc));
-                true
+                go_on
             },
         )?;
-        if let Some(e) = failure.take() {
+        if let Some(e) = failure {
             return Err(e);
         }
-        if stop {
-            break 'ranges;
+        if !go_on {
+            break;
         }
     }
-    // Natural order first (record numbers grow with inserts), then a stable sort: exactly
-    // what a full scan gives.
-    found.sort_by_key(|(n, _)| *n);
-    let mut docs: Vec<Value> = found.into_iter().map(|(_, d)| d).collect();
-    if !sort.is_empty() {
-        docs.sort_by(|a, b| sort.compare(a, b));
-    }
-    Ok(docs)
+    Ok(())
 }
 
 /// The documents a write changes, in natural order, at most `cap` of them: planned like a
@@ -645,7 +666,7 @@ fn scan_stored(
     f: &mut dyn FnMut(Value) -> bool,
 ) -> Result<()> {
     let mut failure = None;
-    let mut each = |bytes: &[u8]| match keep_stored(filter, visible, bytes) {
+    let mut each = |bytes: &[u8]| match keep_stored(coll, filter, visible, bytes) {
         Ok(Some(doc)) => f(doc),
         Ok(None) => true,
         Err(e) => {
@@ -663,6 +684,7 @@ fn scan_stored(
 /// A stored record, decoded if it matches `filter` and `visible` lets it through. The filter
 /// decides on the stored bytes where it can, so a record that does not match is not decoded.
 fn keep_stored(
+    coll: &dyn RecordRead,
     filter: &Filter,
     visible: &(dyn Fn(&Value) -> bool + Sync),
     bytes: &[u8],
@@ -671,7 +693,7 @@ fn keep_stored(
     if verdict == Some(false) {
         return Ok(None);
     }
-    let doc = decode_stored(bytes)?;
+    let doc = yundb_storage::decode_record(coll.name(), bytes)?;
     Ok(((verdict == Some(true) || filter.matches(&doc)) && visible(&doc)).then_some(doc))
 }
 
@@ -681,52 +703,31 @@ fn single_key(coll: &dyn RecordRead, index: &str) -> bool {
 }
 
 /// Whether a stored record matches, decided on its bytes where the filter can.
-fn stored_matches(filter: &Filter, bytes: &[u8]) -> Result<bool> {
+fn stored_matches(collection: &str, filter: &Filter, bytes: &[u8]) -> Result<bool> {
     match filter.matches_stored(bytes) {
         Some(verdict) => Ok(verdict),
-        None => Ok(filter.matches(&decode_stored(bytes)?)),
+        None => Ok(filter.matches(&yundb_storage::decode_record(collection, bytes)?)),
     }
-}
-
-fn decode_stored(bytes: &[u8]) -> Result<Value> {
-    yundb_storage::decode(bytes).map_err(|detail| {
-        Error::from(yundb_storage::StorageError::Corrupted {
-            collection: String::new(),
-            detail,
-        })
-    })
 }
 
 /// How many records match `filter` (every record visible), through an index where the planner
 /// picks one, else by a scan (on several threads for a large collection).
 fn count_stored(coll: &dyn RecordRead, filter: &Filter, indexes: &[IndexSpec]) -> Result<u64> {
-    let mut tally = Tally::new(filter);
+    let mut tally = Tally::new(coll.name(), filter);
     let single = |index: &str| single_key(coll, index);
     if let Some(scan) = planner::choose(filter, &Sort::default(), indexes, &single) {
-        let mut seen = HashSet::new();
-        for (lo, hi) in &scan.ranges {
-            let mut read = Ok(true);
-            coll.index_scan(&scan.index, as_ref(lo), as_ref(hi), false, &mut |number| {
-                if !seen.insert(number) {
-                    return true;
-                }
-                let mut go_on = true;
-                read = coll.raw_number(number, &mut |bytes| go_on = tally.add(bytes));
-                go_on && read.is_ok()
-            })?;
-            read?;
-        }
+        index_records(coll, &scan, &mut Stats::default(), &mut |_, bytes| {
+            Ok(tally.add(bytes))
+        })?;
         return tally.result();
     }
-    if coll.len()? >= PARALLEL_SCAN_MIN {
-        if let (Some(shared), Some((first, last))) = (coll.as_shared(), coll.number_bounds()?) {
-            let parts = parallel_parts(first, last, &|from, to| {
-                let mut tally = Tally::new(filter);
-                shared.scan_raw_range(from, to, &mut |bytes| tally.add(bytes))?;
-                tally.result()
-            })?;
-            return Ok(parts.into_iter().sum());
-        }
+    if let Some((shared, first, last)) = parallel_span(coll)? {
+        let parts = parallel_parts(first, last, &|from, to| {
+            let mut tally = Tally::new(shared.name(), filter);
+            shared.scan_raw_range(from, to, &mut |bytes| tally.add(bytes))?;
+            tally.result()
+        })?;
+        return Ok(parts.into_iter().sum());
     }
     coll.scan_raw(&mut |bytes| tally.add(bytes))?;
     tally.result()
@@ -734,14 +735,16 @@ fn count_stored(coll: &dyn RecordRead, filter: &Filter, indexes: &[IndexSpec]) -
 
 /// Counts the stored records that match a filter; stops at the first error.
 struct Tally<'f> {
+    collection: &'f str,
     filter: &'f Filter,
     count: u64,
     failure: Option<Error>,
 }
 
 impl<'f> Tally<'f> {
-    fn new(filter: &'f Filter) -> Self {
+    fn new(collection: &'f str, filter: &'f Filter) -> Self {
         Tally {
+            collection,
             filter,
             count: 0,
             failure: None,
@@ -750,7 +753,7 @@ impl<'f> Tally<'f> {
 
     /// Counts one record; `false` once something failed.
     fn add(&mut self, bytes: &[u8]) -> bool {
-        match stored_matches(self.filter, bytes) {
+        match stored_matches(self.collection, self.filter, bytes) {
             Ok(matched) => {
                 self.count += u64::from(matched);
                 true
@@ -789,6 +792,21 @@ fn parallel_matching(
         Ok(out)
     })?;
     Ok(parts.into_iter().flatten().collect())
+}
+
+/// The shared reader and the first and last record numbers of a collection large enough to
+/// scan on several threads. Decided on the record count, so that a small collection asks for
+/// one full scan only (each full scan counts toward making a resident copy).
+fn parallel_span(coll: &dyn RecordRead) -> Result<Option<(&(dyn RecordRead + Sync), u64, u64)>> {
+    if coll.len()? < PARALLEL_SCAN_MIN {
+        return Ok(None);
+    }
+    let Some(shared) = coll.as_shared() else {
+        return Ok(None);
+    };
+    Ok(coll
+        .number_bounds()?
+        .map(|(first, last)| (shared, first, last)))
 }
 
 /// Runs `part` over up to 4 slices `from..to` of the record numbers `first..=last`, one
@@ -839,10 +857,8 @@ pub(crate) fn matching(
     if cap == 0 {
         return Ok(out);
     }
-    // Decided on the record count, so that a small collection asks for one full scan only
-    // (each full scan counts toward making a resident copy).
-    if cap == u64::MAX && filter.id_equality().is_none() && coll.len()? >= PARALLEL_SCAN_MIN {
-        if let (Some(shared), Some((first, last))) = (coll.as_shared(), coll.number_bounds()?) {
+    if cap == u64::MAX && filter.id_equality().is_none() {
+        if let Some((shared, first, last)) = parallel_span(coll)? {
             return parallel_matching(shared, filter, visible, first, last);
         }
     }

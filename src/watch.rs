@@ -44,18 +44,16 @@ impl Source for SnapshotSource {
         let mut want = n.saturating_mul(2).max(16);
         loop {
             let mut stats = crate::query::Stats::default();
-            let docs = crate::query::execute(
-                filter,
-                sort,
-                Some(want as u64),
-                matches,
-                &coll,
-                &self.meta.indexes,
-                &mut stats,
-            )
-            .or_else(|_| {
-                // An index unusable in this snapshot: scan.
-                crate::query::execute(filter, sort, None, matches, &coll, &[], &mut stats)
+            let docs = crate::query::or_scan(&self.meta.indexes, |indexes| {
+                crate::query::execute(
+                    filter,
+                    sort,
+                    Some(want as u64),
+                    matches,
+                    &coll,
+                    indexes,
+                    &mut stats,
+                )
             })
             .map_err(|e| e.to_string())?;
             let exhausted = docs.len() < want;

@@ -67,13 +67,19 @@ impl StorageBackend for SlowDisk {
     }
 }
 
+/// A database on a fresh slow disk, with an empty collection `c`.
+fn slow_db() -> (SlowDisk, Db) {
+    let disk = SlowDisk::default();
+    let db = Db::builder().backend(disk.clone()).unwrap();
+    db.create_collection("c").unwrap();
+    (disk, db)
+}
+
 const PER_WRITER: usize = 60;
 
 #[test]
 fn concurrent_writers_share_durable_commits() {
-    let disk = SlowDisk::default();
-    let db = Db::builder().backend(disk.clone()).unwrap();
-    db.create_collection("c").unwrap();
+    let (disk, db) = slow_db();
     let c = db.collection("c");
 
     // One writer: every add is its own durable commit.
@@ -135,9 +141,7 @@ fn concurrent_writers_share_durable_commits() {
 
 #[test]
 fn a_lone_writer_is_durable_when_it_returns() {
-    let disk = SlowDisk::default();
-    let db = Db::builder().backend(disk.clone()).unwrap();
-    db.create_collection("c").unwrap();
+    let (disk, db) = slow_db();
     let c = db.collection("c");
     for i in 0..20 {
         c.add(json!({"_id": i})).unwrap();
@@ -159,9 +163,7 @@ fn a_lone_writer_is_durable_when_it_returns() {
 /// its own result.
 #[test]
 fn failures_inside_groups_leave_the_others_whole() {
-    let disk = SlowDisk::default();
-    let db = Db::builder().backend(disk.clone()).unwrap();
-    db.create_collection("c").unwrap();
+    let (disk, db) = slow_db();
     let c = db.collection("c");
     c.add(json!({"_id": "taken"})).unwrap();
     c.add(json!({"_id": "counter", "v": 0})).unwrap();

@@ -69,18 +69,27 @@ pub fn encode(v: &Value) -> Vec<u8> {
 /// first.
 pub fn encode_document(id: &Value, fields: &Map<String, Value>) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
-    out.push(OBJ);
-    let at = open_body(&mut out);
-    let others = fields.len() - usize::from(fields.contains_key("_id"));
-    put_varint(others as u64 + 1, &mut out);
-    put_str("_id", &mut out);
-    encode_into(id, &mut out);
-    for (k, v) in fields.iter().filter(|(k, _)| *k != "_id") {
-        put_str(k, &mut out);
-        encode_into(v, &mut out);
-    }
-    close_body(&mut out, at);
+    let count = fields.len() - usize::from(fields.contains_key("_id")) + 1;
+    let others = fields.iter().filter(|(k, _)| *k != "_id");
+    let all = std::iter::once(("_id", id)).chain(others.map(|(k, v)| (k.as_str(), v)));
+    encode_object(count, all, &mut out);
     out
+}
+
+/// Writes an object of `count` fields.
+fn encode_object<'v>(
+    count: usize,
+    fields: impl Iterator<Item = (&'v str, &'v Value)>,
+    out: &mut Vec<u8>,
+) {
+    out.push(OBJ);
+    let at = open_body(out);
+    put_varint(count as u64, out);
+    for (k, v) in fields {
+        put_str(k, out);
+        encode_into(v, out);
+    }
+    close_body(out, at);
 }
 
 fn encode_into(v: &Value, out: &mut Vec<u8>) {
@@ -133,14 +142,7 @@ fn encode_into(v: &Value, out: &mut Vec<u8>) {
                 }
                 _ => {}
             }
-            out.push(OBJ);
-            let at = open_body(out);
-            put_varint(m.len() as u64, out);
-            for (k, v) in m {
-                put_str(k, out);
-                encode_into(v, out);
-            }
-            close_body(out, at);
+            encode_object(m.len(), m.iter().map(|(k, v)| (k.as_str(), v)), out);
         }
     }
 }

@@ -20,6 +20,6 @@ pub use id::{generate_id, IdKey, MAX_ID_BYTES};
 pub use redb::{BackendError, StorageBackend};
 pub use resident::DEFAULT_RESIDENT_BUDGET;
 pub use store::{
-    validate_collection_name, CollectionReader, CollectionWriter, ReadTxn, RecordRead, Store,
-    WriteTxn, MAX_COLLECTION_NAME,
+    decode_record, validate_collection_name, CollectionReader, CollectionWriter, ReadTxn,
+    RecordRead, Store, WriteTxn, MAX_COLLECTION_NAME,
 };

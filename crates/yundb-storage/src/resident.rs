@@ -24,7 +24,7 @@ pub(crate) struct Resident {
     /// `ends[i]` is where record `i` ends in `bytes` (it starts where the one before ends).
     ends: Vec<usize>,
     bytes: Vec<u8>,
-    /// `_id` → position, made on the first lookup by `_id`.
+    /// `_id` → record, made on the first lookup by `_id`.
     ids: OnceLock<IdTable>,
 }
 
@@ -45,9 +45,10 @@ impl Resident {
         self.ends.push(self.bytes.len());
     }
 
-    /// The memory it takes (without the `_id` map), in bytes.
+    /// The memory it takes, in bytes: its `_id` table (made on the first lookup by `_id`) is
+    /// counted from the start, so the budget bounds it too.
     pub(crate) fn size(&self) -> usize {
-        self.bytes.len() + self.numbers.len() * 16
+        self.bytes.len() + self.numbers.len() * 16 + id_slots(self.len()) * 8
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -121,7 +122,7 @@ impl Resident {
         if u64::try_from(self.bytes.len()).ok()? >= OFFSET_MASK {
             return None;
         }
-        let slots = (self.len() * 2).max(2).next_power_of_two();
+        let slots = id_slots(self.len());
         let mask = slots - 1;
         let mut table = IdTable {
             hasher: RandomState::new(),
@@ -157,19 +158,25 @@ impl Resident {
     }
 }
 
+/// The slots of the `_id` table for `records` records: at most half are used.
+fn id_slots(records: usize) -> usize {
+    (records * 2).max(2).next_power_of_two()
+}
+
 /// A record's stored `_id`.
 fn stored_id(record: &[u8]) -> Option<Raw<'_>> {
     stored::read(record)?.0.get("_id")
 }
 
-/// `_id` key → record, by open addressing over one array of 8-byte slots (the upper 24 bits of
-/// the key's hash, and the record's byte offset + 1; 0 is empty), at most half full. A lookup
-/// reads one slot, then the record, whose stored `_id` confirms the match: two cache misses
-/// where a map of boxed keys to positions takes five. Hashing is keyed per table (`RandomState`), so chosen `_id`s
-/// cannot make probes long.
+/// A slot holds the record's byte offset + 1 in its low bits and the top bits of the key's
+/// hash above them; 0 is empty.
 const OFFSET_BITS: u32 = 40;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
 
+/// `_id` key → record, by open addressing over one array of 8-byte slots, at most half full. A
+/// lookup reads one slot, then the record, whose stored `_id` confirms the match: two cache
+/// misses where a map of boxed keys to positions takes five. Hashing is keyed per table
+/// (`RandomState`), so chosen `_id`s cannot make probes long.
 struct IdTable {
     hasher: RandomState,
     slots: Vec<u64>,

@@ -32,16 +32,6 @@ const CATALOG: TableDefinition<&str, &[u8]> = TableDefinition::new("yundb_catalo
 /// (multikey), 0 while none has. An index without an entry here (one made before this table
 /// existed) counts as multikey.
 const MULTIKEY: TableDefinition<&str, u64> = TableDefinition::new("yundb_multikey");
-
-fn multikey_key(collection: &str, index: &str) -> String {
-    // Collection names hold no `/`: the first one separates the two.
-    format!("{collection}/{index}")
-}
-
-/// Whether `table` says the index may be multikey (unknown: yes).
-fn read_multikey(table: &impl ReadableTable<&'static str, u64>, key: &str) -> Result<bool> {
-    Ok(table.get(key)?.is_none_or(|g| g.value() != 0))
-}
 const FORMAT: u64 = 2;
 
 /// The longest collection name accepted.
@@ -90,6 +80,16 @@ fn index_table(collection: &str, index: &str) -> String {
 
 type IndexDef<'n> = TableDefinition<'n, &'static [u8], u64>;
 
+fn multikey_key(collection: &str, index: &str) -> String {
+    // Collection names hold no `/`: the first one separates the two.
+    format!("{collection}/{index}")
+}
+
+/// Whether `table` says the index may be multikey (unknown: yes).
+fn read_multikey(table: &impl ReadableTable<&'static str, u64>, key: &str) -> Result<bool> {
+    Ok(table.get(key)?.is_none_or(|g| g.value() != 0))
+}
+
 /// The stored key of a non-unique index entry: the index key, then the record number.
 fn entry_key(key: &[u8], unique: bool, record: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(key.len() + 8);
@@ -107,21 +107,7 @@ fn scan_index(
     reverse: bool,
     f: &mut dyn FnMut(u64) -> bool,
 ) -> Result<()> {
-    let start = match lower {
-        Bound::Included(k) | Bound::Excluded(k) => Some(k),
-        Bound::Unbounded => None,
-    };
-    let end = match upper {
-        Bound::Included(k) | Bound::Excluded(k) => Some(k),
-        Bound::Unbounded => None,
-    };
-    // An empty or inverted range (`{$gte: 5, $lt: 3}`) holds nothing.
-    if let (Some(start), Some(end)) = (start, end) {
-        let inclusive = matches!((lower, upper), (Bound::Included(_), Bound::Included(_)));
-        if start > end || (start == end && !inclusive) {
-            return Ok(());
-        }
-    }
+    // An empty or inverted range (`{$gte: 5, $lt: 3}`) yields nothing: redb checks.
     let range = table.range((lower, upper))?;
     if reverse {
         for entry in range.rev() {
@@ -374,7 +360,8 @@ fn list(catalog: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Vec
 pub struct WriteTxn {
     txn: WriteTransaction,
     snapshots: Arc<Snapshots>,
-    /// Collections whose records this transaction may change.
+    /// Collections whose records this transaction changes (their resident copies end with
+    /// its commit).
     touched: Mutex<Vec<String>>,
 }
 
@@ -544,8 +531,6 @@ impl WriteTxn {
 pub trait RecordRead {
     /// The record with this `_id`.
     fn get(&self, id: &IdKey) -> Result<Option<Value>>;
-    /// Calls `f` with every record in insertion order until it returns `false`.
-    fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()>;
     /// Calls `f` with every record's stored bytes (see [`crate::decode`]) in insertion order
     /// until it returns `false`.
     fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()>;
@@ -553,6 +538,8 @@ pub trait RecordRead {
     fn scan_raw_range(&self, from: u64, to: u64, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()>;
     /// The first and last record numbers, if any record exists.
     fn number_bounds(&self) -> Result<Option<(u64, u64)>>;
+    /// The collection's name.
+    fn name(&self) -> &str;
     /// This reader as one that threads may share (a read snapshot is; a writer is not).
     fn as_shared(&self) -> Option<&(dyn RecordRead + Sync)> {
         None
@@ -600,21 +587,9 @@ fn get_record(
     }
 }
 
-fn scan_records(
-    name: &str,
-    records: &impl ReadableTable<u64, &'static [u8]>,
-    f: &mut dyn FnMut(Value) -> bool,
-) -> Result<()> {
-    for entry in records.iter()? {
-        let (_, bytes) = entry?;
-        if !f(decode_record(name, bytes.value())?) {
-            break;
-        }
-    }
-    Ok(())
-}
-
-fn decode_record(name: &str, bytes: &[u8]) -> Result<Value> {
+/// Decodes a record of `collection` (see [`crate::decode`]); a failure is
+/// [`StorageError::Corrupted`] naming the collection.
+pub fn decode_record(name: &str, bytes: &[u8]) -> Result<Value> {
     codec::decode(bytes).map_err(|detail| StorageError::Corrupted {
         collection: name.to_owned(),
         detail,
@@ -710,6 +685,9 @@ impl CollectionReader<'_> {
 const RESIDENT_MIN_RECORDS: u64 = 1024;
 
 impl RecordRead for CollectionReader<'_> {
+    fn name(&self) -> &str {
+        &self.tables.name
+    }
     fn as_shared(&self) -> Option<&(dyn RecordRead + Sync)> {
         Some(self)
     }
@@ -737,9 +715,6 @@ impl RecordRead for CollectionReader<'_> {
             return Ok(found.is_some());
         }
         table_raw_number(&self.tables.records, number, f)
-    }
-    fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
-        scan_records(&self.tables.name, &self.tables.records, f)
     }
     fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
         if let Some(copy) = self.resident_or_copy()? {
@@ -805,14 +780,14 @@ pub struct CollectionWriter<'t> {
 }
 
 impl RecordRead for CollectionWriter<'_> {
+    fn name(&self) -> &str {
+        &self.name
+    }
     fn get(&self, id: &IdKey) -> Result<Option<Value>> {
         get_record(&self.name, &self.records, &self.ids, id)
     }
     fn raw_number(&self, number: u64, f: &mut dyn FnMut(&[u8])) -> Result<bool> {
         table_raw_number(&self.records, number, f)
-    }
-    fn scan(&self, f: &mut dyn FnMut(Value) -> bool) -> Result<()> {
-        scan_records(&self.name, &self.records, f)
     }
     fn scan_raw(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
         table_scan_raw(&self.records, None, f)
@@ -849,11 +824,6 @@ impl RecordRead for CollectionWriter<'_> {
 }
 
 impl<'t> CollectionWriter<'t> {
-    /// The collection's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     fn records_change(&mut self) {
         if !self.changes_records {
             self.changes_records = true;
